@@ -1,0 +1,6 @@
+import type { Command } from "commander";
+
+// Placeholder until the owning stage lands its command.
+export function register(program: Command): void {
+  program.command("evaluate-retrieval").description("(not implemented yet)");
+}

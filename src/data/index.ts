@@ -1,0 +1,2 @@
+export { ptbTokenize } from "./ptb-tokenizer.js";
+export type { CaptionDataset, CaptionedImage, DatasetFormat } from "./types.js";

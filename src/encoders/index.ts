@@ -1,0 +1,1 @@
+export type { EncodedBatch, Encoder, Normalization } from "./types.js";

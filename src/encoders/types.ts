@@ -1,0 +1,28 @@
+/** Output of a frozen image encoder for a batch of N images. */
+export interface EncodedBatch {
+  /** [N, gridH, gridW, channels] row-major (NHWC), i.e. N x regions x channels. */
+  grid: Float32Array;
+  /** [N, pooledSize] */
+  pooled: Float32Array;
+  count: number;
+}
+
+export interface Normalization {
+  /** value = (pixel / 255 - mean[c]) / std[c], RGB order. */
+  mean: [number, number, number];
+  std: [number, number, number];
+}
+
+export interface Encoder {
+  /** Registry name, e.g. "mobilenet_v2_mid", "centernet_224", "mobilenet_v2_mid+centernet_224", "onnx:<dir>". */
+  readonly name: string;
+  /** Square input side in pixels. */
+  readonly inputSize: number;
+  readonly normalization: Normalization;
+  /** [gridH, gridW, channels] */
+  readonly gridShape: readonly [number, number, number];
+  readonly pooledSize: number;
+  /** images: [N, inputSize, inputSize, 3] NHWC float32, already normalized for this encoder. */
+  encode(images: Float32Array, count: number): Promise<EncodedBatch>;
+  dispose(): void;
+}

@@ -1,0 +1,1 @@
+export type { FeatureReader } from "./types.js";

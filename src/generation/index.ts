@@ -1,0 +1,1 @@
+export type { CaptionAlternative, Captioner, CaptionOptions, CaptionResult } from "./types.js";

@@ -1,0 +1,35 @@
+export interface CaptionAlternative {
+  caption: string;
+  confidence: number;
+}
+
+export interface CaptionResult {
+  /** Sentence-cased, ends with a period, never contains <unk>. */
+  caption: string;
+  /** 0..1, derived from the mean token log-probability (see generation docs). */
+  confidence: number;
+  /** Next-best beams, best first (empty for greedy). */
+  alternatives: CaptionAlternative[];
+  /** Words of the caption, as generated (lowercase tokens). */
+  tokens: string[];
+  /** Show-Attend-Tell only: per generated word, attention weights over the grid regions (gridH*gridW). */
+  attention?: number[][];
+  /** [gridH, gridW] of the attention maps. */
+  attentionGrid?: [number, number];
+}
+
+export interface CaptionOptions {
+  /** Beam size; 1 means greedy. Default 3. */
+  beam?: number;
+  maxLength?: number;
+  /** Alternatives to return besides the best caption. */
+  alternatives?: number;
+}
+
+/** A loaded model that captions images end to end (decode + encode + generate). */
+export interface Captioner {
+  readonly modelName: string;
+  /** Image inputs are file paths or encoded image bytes. One result per input, same order. */
+  caption(images: ReadonlyArray<string | Uint8Array>, options?: CaptionOptions): Promise<CaptionResult[]>;
+  dispose(): void;
+}
