@@ -1,1 +1,10 @@
-export {};
+export type {
+  CaptionDecoder,
+  DecoderConfig,
+  DecoderInputs,
+  DecoderShape,
+  DecoderState,
+  DecoderStep,
+  ShowAttendTellConfig,
+  TransformerDecoderConfig,
+} from "./types.js";
