@@ -1,1 +1,1 @@
-export {};
+export type { PhotoSearch, RankingMethod, SearchOptions, SearchResult } from "./types.js";
