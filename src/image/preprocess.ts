@@ -1,0 +1,182 @@
+import { z } from "zod";
+import type { Normalization } from "../encoders/types.js";
+import { type AugmentParams, augmentWorkingSide, fillColour, renderView } from "./augment.js";
+import { ALPHA_BACKGROUND, type DecodeOptions, decodeRgb, probeImage, toRgb } from "./decode.js";
+import { fromSharpError, ImageError } from "./errors.js";
+
+/**
+ * How the image becomes a square:
+ * - "fill" (default) squashes the whole image to size x size, changing the aspect ratio. Nothing the
+ *   caption mentions is cut off, and the encoders were run on full images.
+ * - "cover" keeps the aspect ratio and crops the centre of the long side.
+ */
+export type Fit = "fill" | "cover";
+export const DEFAULT_FIT: Fit = "fill";
+
+export interface PreprocessOptions extends DecodeOptions {
+  /** Square output side in pixels (the encoder's inputSize). */
+  size: number;
+  normalization: Normalization;
+  fit?: Fit;
+  /** A concrete augmented view (from sampleAugmentParams); omit for evaluation and serving. */
+  augment?: AugmentParams;
+}
+
+/**
+ * What a model folder records about its input, so training, captioning, serving and search all
+ * preprocess identically (model.json `preprocessing`).
+ */
+export const preprocessSpecSchema = z
+  .object({
+    size: z.number().int().positive(),
+    normalization: z
+      .object({
+        mean: z.tuple([z.number(), z.number(), z.number()]),
+        std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+      })
+      .strict(),
+    fit: z.enum(["fill", "cover"]).default(DEFAULT_FIT),
+  })
+  .strict();
+export type PreprocessSpec = z.output<typeof preprocessSpecSchema>;
+
+/** Values per image in the output: size * size * 3. */
+export function imageLength(size: number): number {
+  return size * size * 3;
+}
+
+/**
+ * Decodes, orients, flattens, resizes and normalises one image.
+ * Returns [size, size, 3] NHWC RGB float32 with value = (pixel / 255 - mean[c]) / std[c].
+ * Throws ImageError (never anything else for bad input) naming the file or "<buffer>".
+ *
+ * @example
+ * const x = await preprocessImage("dog.jpg", { size: 224, normalization: encoder.normalization });
+ */
+export async function preprocessImage(
+  input: string | Uint8Array,
+  options: PreprocessOptions,
+): Promise<Float32Array> {
+  const out = new Float32Array(imageLength(options.size));
+  await preprocessInto(input, options, out, 0);
+  return out;
+}
+
+/** Same as preprocessImage, writing into `out` at element `offset` (so a batch needs one allocation). */
+export async function preprocessInto(
+  input: string | Uint8Array,
+  options: PreprocessOptions,
+  out: Float32Array,
+  offset: number,
+): Promise<void> {
+  const { size } = options;
+  if (!Number.isInteger(size) || size <= 0)
+    throw new RangeError(`size must be a positive integer, got ${size}`);
+  if (offset < 0 || offset + imageLength(size) > out.length) {
+    throw new RangeError(`output too small: need ${imageLength(size)} values at offset ${offset}`);
+  }
+  const rgb = await resizedRgb(input, options);
+  normalizeInto(rgb, options.normalization, out, offset);
+}
+
+/** The 8-bit RGB pixels ([size, size, 3]) preprocessImage normalises; exported for previews and tests. */
+export async function resizedRgb(input: string | Uint8Array, options: PreprocessOptions): Promise<Buffer> {
+  const { size } = options;
+  const fit = options.fit ?? DEFAULT_FIT;
+  const probed = await probeImage(input, options);
+  const name = probed.name;
+  let rgb: Buffer;
+  if (options.augment === undefined) {
+    try {
+      const { data, info } = await probed
+        .open()
+        .autoOrient()
+        .flatten({ background: ALPHA_BACKGROUND })
+        .toColourspace("srgb")
+        .resize(size, size, { fit, position: "centre" })
+        .removeAlpha()
+        .raw({ depth: "uchar" })
+        .toBuffer({ resolveWithObject: true });
+      rgb = toRgb(data, info.channels, name);
+    } catch (error) {
+      throw fromSharpError(error, name);
+    }
+  } else {
+    const params = options.augment;
+    const background = fillColour(options.normalization);
+    const decoded = await decodeRgb(probed, augmentWorkingSide(size, params), {
+      angle: params.angle,
+      background,
+    });
+    rgb = await renderView(
+      decoded,
+      decoded.unrotated,
+      params,
+      { size, fit, normalization: options.normalization },
+      name,
+    );
+  }
+  if (rgb.length !== imageLength(size)) {
+    throw new ImageError("corrupt", name, `decoded to ${rgb.length} bytes, expected ${imageLength(size)}`);
+  }
+  return rgb;
+}
+
+/** value = (pixel / 255 - mean[c]) / std[c]; the only place these constants are applied. */
+export function normalizeInto(
+  rgb: Uint8Array,
+  normalization: Normalization,
+  out: Float32Array,
+  offset: number,
+): void {
+  const { mean, std } = normalization;
+  const scale = [1 / (255 * std[0]), 1 / (255 * std[1]), 1 / (255 * std[2])] as const;
+  const shift = [mean[0] / std[0], mean[1] / std[1], mean[2] / std[2]] as const;
+  for (let i = 0; i < rgb.length; i += 3) {
+    out[offset + i] = rgb[i]! * scale[0] - shift[0];
+    out[offset + i + 1] = rgb[i + 1]! * scale[1] - shift[1];
+    out[offset + i + 2] = rgb[i + 2]! * scale[2] - shift[2];
+  }
+}
+
+export interface PreprocessedBatch {
+  /** [count, size, size, 3] NHWC float32. Slots of failed images are left at 0 (the mean colour). */
+  data: Float32Array;
+  count: number;
+  /** errors[i] is set when image i failed; the others are undefined. */
+  errors: (ImageError | undefined)[];
+}
+
+export interface BatchOptions extends Omit<PreprocessOptions, "augment"> {
+  /** Per-image augmentation (same length as inputs); undefined entries are not augmented. */
+  augment?: readonly (AugmentParams | undefined)[];
+  /** Images decoded at once (sharp also uses its own thread pool per image). Default 4. */
+  concurrency?: number;
+}
+
+/**
+ * Preprocesses N images into one Float32Array. A bad image does not stop the batch: its error is
+ * returned in `errors` and its slot stays zero, so callers can report it and skip that row.
+ */
+export async function preprocessBatch(
+  inputs: readonly (string | Uint8Array)[],
+  options: BatchOptions,
+): Promise<PreprocessedBatch> {
+  const per = imageLength(options.size);
+  const data = new Float32Array(per * inputs.length);
+  const errors: (ImageError | undefined)[] = new Array(inputs.length).fill(undefined);
+  const { augment, concurrency = 4, ...single } = options;
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < inputs.length; i = next++) {
+      try {
+        await preprocessInto(inputs[i]!, { ...single, augment: augment?.[i] }, data, i * per);
+      } catch (error) {
+        if (!(error instanceof ImageError)) throw error;
+        errors[i] = error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, inputs.length)) }, worker));
+  return { data, count: inputs.length, errors };
+}
