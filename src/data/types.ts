@@ -4,9 +4,9 @@ export interface CaptionedImage {
   id: string;
   /** Absolute path of the image file. */
   path: string;
-  /** Raw (untokenized) human captions. */
+  /** Raw (untokenized) human captions, at least one. */
   captions: string[];
-  /** Split name if the source file records one (Karpathy JSON); split lists assign it otherwise. */
+  /** Split name if the source file records one (Karpathy JSON, JSONL); split lists assign it otherwise. */
   split?: string;
 }
 
@@ -17,4 +17,12 @@ export interface CaptionDataset {
   source: string;
   format: DatasetFormat;
   images: CaptionedImage[];
+  /** Folder that relative image paths were resolved against. */
+  imageRoot?: string;
+  /** The selection this dataset holds: "all", split name(s), or a split-list file path. */
+  split?: string;
+  /** Split names known for the source (its own split field or a splits/ folder); empty when none. */
+  splitNames?: string[];
+  /** Non-fatal problems met while loading (skipped missing images, list names not in the dataset). */
+  warnings?: string[];
 }

@@ -1,3 +1,7 @@
+import { z } from "zod";
+import { ptbTokenize } from "./ptb-tokenizer.js";
+import type { CaptionDataset, CaptionedImage } from "./types.js";
+
 export const SPECIAL_TOKENS = ["<pad>", "<start>", "<end>", "<unk>"] as const;
 export const PAD_ID = 0;
 export const START_ID = 1;
@@ -10,6 +14,13 @@ export interface VocabularyJson {
   minCount: number;
   maxLength: number;
 }
+
+// model.json is user-editable: unknown keys or wrong types are errors, not silently ignored.
+const vocabularyJsonSchema = z.strictObject({
+  tokens: z.array(z.string()).min(SPECIAL_TOKENS.length),
+  minCount: z.number().int().min(1),
+  maxLength: z.number().int().min(1),
+});
 
 export interface VocabularyOptions {
   /** Words seen fewer times than this become <unk>. Default 5. */
@@ -34,6 +45,16 @@ export class Vocabulary {
     this.maxLength = json.maxLength;
     this.ids = new Map(json.tokens.map((token, index) => [token, index]));
     if (this.ids.size !== json.tokens.length) throw new Error("vocabulary: duplicate tokens");
+  }
+
+  /** Checks a parsed `vocabulary` JSON value (e.g. from model.json) and builds the vocabulary. */
+  static fromJSON(value: unknown): Vocabulary {
+    const result = vocabularyJsonSchema.safeParse(value);
+    if (!result.success) {
+      const issue = result.error.issues[0]!;
+      throw new Error(`vocabulary: ${issue.path.join(".") || "value"}: ${issue.message}`);
+    }
+    return new Vocabulary(result.data);
   }
 
   /** Builds from tokenized captions; ties in frequency are broken alphabetically so builds are reproducible. */
@@ -78,4 +99,16 @@ export class Vocabulary {
   toJSON(): VocabularyJson {
     return { tokens: [...this.tokens], minCount: this.minCount, maxLength: this.maxLength };
   }
+}
+
+/** Tokenizes every caption with the COCO-style PTB tokenizer and builds the vocabulary from them. */
+export function buildVocabulary(
+  dataset: Pick<CaptionDataset, "images">,
+  options: VocabularyOptions = {},
+): Vocabulary {
+  return Vocabulary.build(tokenizedCaptions(dataset.images), options);
+}
+
+function* tokenizedCaptions(images: readonly CaptionedImage[]): Generator<string[]> {
+  for (const image of images) for (const caption of image.captions) yield ptbTokenize(caption);
 }
