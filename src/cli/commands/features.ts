@@ -1,6 +1,98 @@
-import type { Command } from "commander";
+import os from "node:os";
+import { type Command, Option } from "commander";
+import { extractFeatures } from "../../features/extract.js";
+import type { FeatureDtype } from "../../features/format.js";
+import { addDatasetOptions, type DatasetCliOptions, loadDatasetFromOptions } from "../dataset-options.js";
+import { startProgress } from "../progress.js";
 
-// Placeholder until the owning stage lands its command.
+interface FeaturesOptions extends DatasetCliOptions {
+  encoder: string;
+  out: string;
+  augment: string;
+  seed: string;
+  dtype: FeatureDtype;
+  workers?: string;
+  batch: string;
+  chunkSize: string;
+}
+
+function wholeNumber(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`${flag} must be a whole number >= ${min}, got "${value}"`);
+  return n;
+}
+
 export function register(program: Command): void {
-  program.command("features").description("(not implemented yet)");
+  const command = program
+    .command("features")
+    .description("encode every image of a dataset split into a resumable on-disk feature store");
+  addDatasetOptions(command)
+    .requiredOption(
+      "--encoder <name>",
+      "mobilenet_v2_mid, centernet_224, names joined with + (mobilenet_v2_mid+centernet_224), or onnx:<folder>",
+    )
+    .requiredOption(
+      "--out <dir>",
+      "root folder; the store goes into a subfolder named after encoder, size, split, dtype",
+    )
+    .option("--augment <n>", "augmented views per image besides the plain one (for training)", "0")
+    .option("--seed <n>", "seed of the augmented views", "0")
+    .addOption(
+      new Option("--dtype <dtype>", "stored precision").choices(["float16", "float32"]).default("float16"),
+    )
+    .option(
+      "--workers <n>",
+      `worker threads, one encoder each (default: number of cores, ${os.availableParallelism()})`,
+    )
+    .option("--batch <n>", "images per encoder call (part of the store's identity)", "8")
+    .option("--chunk-size <n>", "images per chunk file: the unit of commit and resumption", "256")
+    .action(async (options: FeaturesOptions) => {
+      const augment = wholeNumber("--augment", options.augment, 0);
+      const workers =
+        options.workers === undefined
+          ? os.availableParallelism()
+          : wholeNumber("--workers", options.workers, 0);
+      const dataset = await loadDatasetFromOptions(options);
+      const images = dataset.images.map((image) => ({ id: image.id, path: image.path }));
+      const controller = new AbortController();
+      const onSigint = () => controller.abort();
+      process.once("SIGINT", onSigint);
+      const progress = startProgress("features", images.length, { unit: "images" });
+      let shown = 0;
+      try {
+        const result = await extractFeatures({
+          images,
+          encoder: options.encoder,
+          out: options.out,
+          dataset: { source: dataset.source, split: options.split ?? "all" },
+          dtype: options.dtype,
+          augment,
+          augmentSeed: wholeNumber("--seed", options.seed, 0),
+          batch: wholeNumber("--batch", options.batch, 1),
+          chunkSize: wholeNumber("--chunk-size", options.chunkSize, 1),
+          workers,
+          signal: controller.signal,
+          onProgress: (done) => {
+            progress.increment(done - shown);
+            shown = done;
+          },
+        });
+        progress.stop();
+        for (const e of result.errors)
+          process.stderr.write(`captionkit: warning: skipped ${e.id}: ${e.message}\n`);
+        const resumed = result.resumed > 0 ? ` (${result.resumed} resumed from an earlier run)` : "";
+        process.stdout.write(
+          `${result.dir}\n${result.stored} images x ${result.manifest.views} views, grid ${result.manifest.gridShape.join("x")}, pooled ${result.manifest.pooledSize}, ${result.manifest.dtype}${resumed}; ${result.errors.length} unreadable\n`,
+        );
+      } catch (err) {
+        progress.stop();
+        if (controller.signal.aborted) {
+          throw new Error("interrupted: finished chunks are kept; rerun the same command to resume");
+        }
+        throw err;
+      } finally {
+        process.off("SIGINT", onSigint);
+      }
+    });
 }

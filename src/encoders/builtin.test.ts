@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tf } from "../tfjs/backend.js";
+import { createEncoder, encoderNames } from "./registry.js";
+import { encoderContract, syntheticBatch } from "./test-utils/contract.js";
+import type { Encoder } from "./types.js";
+
+for (const name of ["mobilenet_v2_mid", "centernet_224", "mobilenet_v2_mid+centernet_224"]) {
+  describe(`encoder ${name}`, () => {
+    let encoder: Encoder;
+    beforeAll(async () => {
+      encoder = await createEncoder(name);
+    });
+    afterAll(() => encoder.dispose());
+    encoderContract(() => encoder, { tolerance: 1e-3 });
+  });
+}
+
+describe("built-in encoder details", () => {
+  it("declares the documented shapes", async () => {
+    const mob = await createEncoder("mobilenet_v2_mid");
+    const cen = await createEncoder("centernet_224");
+    const both = await createEncoder("mobilenet_v2_mid+centernet_224");
+    try {
+      expect([mob.gridShape, mob.pooledSize]).toEqual([[7, 7, 1792], 1792]);
+      expect([cen.gridShape, cen.pooledSize]).toEqual([[7, 7, 480], 480]);
+      expect([both.gridShape, both.pooledSize]).toEqual([[7, 7, 2272], 2272]);
+      // concatenation: each part's channels sit side by side in every region
+      const x = syntheticBatch(mob, 1);
+      const a = await mob.encode(x, 1);
+      const b = await cen.encode(syntheticBatch(cen, 1), 1);
+      const ab = await both.encode(x, 1);
+      const region = 10;
+      expect(ab.grid[region * 2272 + 5]).toBeCloseTo(a.grid[region * 1792 + 5]!, 5);
+      expect(ab.grid[region * 2272 + 1792 + 7]).toBeCloseTo(b.grid[region * 480 + 7]!, 3);
+      expect(ab.pooled[1792 + 3]).toBeCloseTo(b.pooled[3]!, 3);
+    } finally {
+      for (const e of [mob, cen, both]) e.dispose();
+    }
+  });
+
+  it("centernet's pooled vector is the spatial mean of its grid", async () => {
+    const cen = await createEncoder("centernet_224");
+    try {
+      const out = await cen.encode(syntheticBatch(cen, 1), 1);
+      let sum = 0;
+      for (let r = 0; r < 49; r++) sum += out.grid[r * 480 + 11]!;
+      expect(out.pooled[11]).toBeCloseTo(sum / 49, 4);
+    } finally {
+      cen.dispose();
+    }
+  });
+
+  it("frees every tensor on dispose", async () => {
+    const before = tf.memory().numTensors;
+    const enc = await createEncoder("centernet_224");
+    expect(tf.memory().numTensors).toBeGreaterThan(before);
+    enc.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("rejects an unknown name with the list of valid ones", async () => {
+    expect(encoderNames()).toEqual(["mobilenet_v2_mid", "centernet_224"]);
+    await expect(createEncoder("resnet50")).rejects.toThrow(
+      /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224/,
+    );
+    await expect(createEncoder("onnx:")).rejects.toThrow(/names no folder/);
+  });
+});

@@ -1,0 +1,56 @@
+import path from "node:path";
+import {
+  freeInputShape,
+  loadGraphModelFromFile,
+  loadNsfwjsModel,
+  resolvePackageFile,
+} from "./model-loader.js";
+import type { TfjsEncoderSpec } from "./tfjs-encoder.js";
+
+const NSFW_PREFIX =
+  "StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict";
+
+/**
+ * nsfwjs 4.4.0 mobilenet_v2_mid: MobileNetV2 (width 1.4, 8-bit quantized) whose top layers were
+ * fine-tuned for nsfw classes. nsfwjs feeds it pixel / 255 (see its core.js: `img.div(255)`), so
+ * mean 0, std 1. Grid = last conv block (7x7x1792 at 224), pooled = the hub feature vector.
+ */
+export const mobilenetV2Mid: TfjsEncoderSpec = {
+  name: "mobilenet_v2_mid",
+  inputSize: 224,
+  normalization: { mean: [0, 0, 0], std: [1, 1, 1] },
+  gridShape: [7, 7, 1792],
+  pooledSize: 1792,
+  gridNode: `${NSFW_PREFIX}/MobilenetV2/Conv_1/Relu6`,
+  pooledNode: `${NSFW_PREFIX}/feature_vector/SpatialSqueeze`,
+  maxBatch: 8,
+  load: () =>
+    loadNsfwjsModel(path.dirname(resolvePackageFile("nsfwjs", "dist/models/mobilenet_v2_mid/model.min.js"))),
+};
+
+/**
+ * @vladmandic/human 3.3.6 CenterNet (MobileNetV3 backbone, COCO detector). human feeds it the
+ * resized image in raw 0..255 pixels (object/centernet.ts: resizeBilinear then execute, no scaling),
+ * i.e. value = (pixel/255 - 0) / (1/255). At 224 its `extern1` neck gives a 7x7x480 grid; there is no
+ * pooled head, so pooled = spatial mean. The JSON fixes the input at [1, 512, 512, 3]: it is freed to
+ * [-1, -1, -1, 3] in memory so batches and 224 inputs pass the executor's shape check.
+ */
+export const centernet224: TfjsEncoderSpec = {
+  name: "centernet_224",
+  inputSize: 224,
+  normalization: { mean: [0, 0, 0], std: [1 / 255, 1 / 255, 1 / 255] },
+  gridShape: [7, 7, 480],
+  pooledSize: 480,
+  gridNode: "tower_0/extern1/hard_swish/mul_1",
+  maxBatch: 8,
+  load: () =>
+    loadGraphModelFromFile(resolvePackageFile("@vladmandic/human", "models/centernet.json"), (json) =>
+      freeInputShape(json, "tower_0/images"),
+    ),
+};
+
+/** Built-in tfjs encoders by registry name. */
+export const builtinEncoders: Readonly<Record<string, TfjsEncoderSpec>> = Object.freeze({
+  [mobilenetV2Mid.name]: mobilenetV2Mid,
+  [centernet224.name]: centernet224,
+});

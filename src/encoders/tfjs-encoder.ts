@@ -1,0 +1,91 @@
+import { initBackend, tf } from "../tfjs/backend.js";
+import type { EncodedBatch, Encoder, Normalization } from "./types.js";
+
+/** How to cut grid and pooled features out of a frozen tfjs GraphModel. */
+export interface TfjsEncoderSpec {
+  name: string;
+  inputSize: number;
+  normalization: Normalization;
+  gridShape: readonly [number, number, number];
+  pooledSize: number;
+  /** Graph node whose output is the [N, h, w, c] grid. */
+  gridNode: string;
+  /** Graph node giving the [N, c] pooled vector; absent = spatial mean of the grid. */
+  pooledNode?: string;
+  /** Largest batch run through the graph at once (memory bound; the wasm backend gains little above ~8). */
+  maxBatch: number;
+  load: () => Promise<tf.GraphModel>;
+}
+
+/** A frozen tfjs graph turned into an Encoder: runs the graph up to the grid (and pooled) node. */
+export class TfjsGraphEncoder implements Encoder {
+  readonly name: string;
+  readonly inputSize: number;
+  readonly normalization: Normalization;
+  readonly gridShape: readonly [number, number, number];
+  readonly pooledSize: number;
+
+  private constructor(
+    private readonly spec: TfjsEncoderSpec,
+    private model: tf.GraphModel | undefined,
+  ) {
+    this.name = spec.name;
+    this.inputSize = spec.inputSize;
+    this.normalization = spec.normalization;
+    this.gridShape = spec.gridShape;
+    this.pooledSize = spec.pooledSize;
+  }
+
+  static async create(spec: TfjsEncoderSpec): Promise<TfjsGraphEncoder> {
+    await initBackend();
+    return new TfjsGraphEncoder(spec, await spec.load());
+  }
+
+  async encode(images: Float32Array, count: number): Promise<EncodedBatch> {
+    const model = this.model;
+    if (!model) throw new Error(`encoder ${this.name} was disposed`);
+    const s = this.inputSize;
+    const per = s * s * 3;
+    if (images.length !== count * per) {
+      throw new Error(`encoder ${this.name}: expected ${count}x${s}x${s}x3 floats, got ${images.length}`);
+    }
+    const [gh, gw, gc] = this.gridShape;
+    const grid = new Float32Array(count * gh * gw * gc);
+    const pooled = new Float32Array(count * this.pooledSize);
+    for (let start = 0; start < count; start += this.spec.maxBatch) {
+      const n = Math.min(this.spec.maxBatch, count - start);
+      const [gridT, pooledT] = tf.tidy(() => {
+        // [n, s, s, 3] NHWC
+        const input = tf.tensor4d(images.subarray(start * per, (start + n) * per), [n, s, s, 3]);
+        const outputs = this.spec.pooledNode
+          ? [this.spec.gridNode, this.spec.pooledNode]
+          : [this.spec.gridNode];
+        const result = model.execute(input, outputs);
+        // execute() unwraps a single requested output into a bare Tensor
+        const out = Array.isArray(result) ? result : [result];
+        const g = out[0] as tf.Tensor4D;
+        // [n, c]: mean over the h and w axes when the graph has no pooled node
+        const p = out[1] ?? tf.mean(g, [1, 2]);
+        return [g, p.reshape([n, this.pooledSize])]; // [n, pooledSize]
+      });
+      try {
+        if (gridT.shape.slice(1).join("x") !== this.gridShape.join("x")) {
+          throw new Error(
+            `encoder ${this.name}: graph gave a ${gridT.shape.join("x")} grid, expected ${n}x${this.gridShape.join("x")}`,
+          );
+        }
+        grid.set(await gridT.data(), start * gh * gw * gc);
+        pooled.set(await pooledT.data(), start * this.pooledSize);
+      } finally {
+        gridT.dispose();
+        pooledT.dispose();
+      }
+    }
+    return { grid, pooled, count };
+  }
+
+  dispose(): void {
+    this.model?.dispose();
+    this.model = undefined;
+  }
+}

@@ -1,0 +1,119 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import { createEncoder } from "../encoders/registry.js";
+import { computeChunk, type ImageRef, writeChunk } from "./chunk.js";
+import type { WorkerInit, WorkerMessage, WorkerTask } from "./extract-worker.js";
+import type { StoreManifest } from "./format.js";
+
+export interface PoolOptions {
+  workers: number;
+  signal?: AbortSignal;
+  /** Called as images finish (failed ones included). */
+  onImages?: (n: number) => void;
+}
+
+/**
+ * Starts a worker on the entry next to this module: extract-worker.js when running compiled (dist/),
+ * else the .ts source. A worker inherits neither vitest's nor tsx's loader (and `--import` in a
+ * worker's execArgv is ignored by Node 20), so for .ts a small bootstrap registers tsx's ESM hooks
+ * inside the worker before importing the entry.
+ */
+function startWorker(workerData: WorkerInit): Worker {
+  const js = new URL("./extract-worker.js", import.meta.url);
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
+  const ts = new URL("./extract-worker.ts", import.meta.url).href;
+  // tsImport from tsx's ESM API (dist/esm/api/index.mjs beside its main dist/loader.mjs) loads one
+  // module tree with TS support; plain register() did not take effect inside a worker.
+  const tsxDist = path.dirname(createRequire(import.meta.url).resolve("tsx"));
+  const tsxApi = pathToFileURL(path.join(tsxDist, "esm", "api", "index.mjs")).href;
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => m.tsImport(${JSON.stringify(ts)}, ${JSON.stringify(ts)}));`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+/**
+ * Runs the given chunks on `workers` threads, each with its own encoder; chunks are handed out in
+ * ascending order as workers free up, and each worker commits its chunk files itself. Rejects on the
+ * first failure or on abort (after terminating every worker: committed chunks stay, the rest is redone
+ * on the next run).
+ */
+export function runChunksInWorkers(
+  dir: string,
+  manifest: StoreManifest,
+  chunks: { chunk: number; images: ImageRef[] }[],
+  options: PoolOptions,
+): Promise<void> {
+  const queue = [...chunks];
+  const count = Math.max(1, Math.min(options.workers, queue.length));
+  const workers: Worker[] = [];
+  return new Promise<void>((resolve, reject) => {
+    let running = 0;
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      options.signal?.removeEventListener("abort", onAbort);
+      const stopped = Promise.all(workers.map((w) => w.terminate()));
+      if (err) stopped.finally(() => reject(err));
+      else stopped.then(() => resolve(), reject);
+    };
+    const onAbort = () => finish(new Error("extraction aborted"));
+    if (options.signal?.aborted) return onAbort();
+    options.signal?.addEventListener("abort", onAbort);
+    if (queue.length === 0) return finish();
+
+    const next = (worker: Worker) => {
+      const task = queue.shift();
+      if (!task) {
+        if (running === 0) finish();
+        return;
+      }
+      running++;
+      worker.postMessage({ type: "chunk", ...task } satisfies WorkerTask);
+    };
+    for (let i = 0; i < count; i++) {
+      const init: WorkerInit = { dir, manifest };
+      const worker = startWorker(init);
+      workers.push(worker);
+      worker.on("message", (m: WorkerMessage) => {
+        if (settled) return;
+        if (m.type === "ready") next(worker);
+        else if (m.type === "progress") options.onImages?.(m.images);
+        else if (m.type === "done") {
+          running--;
+          next(worker);
+        } else finish(new Error(`feature worker failed: ${m.message}`));
+      });
+      worker.on("error", (err) => finish(err));
+      worker.on("exit", (code) => {
+        if (!settled) finish(new Error(`feature worker exited early with code ${code}`));
+      });
+    }
+  });
+}
+
+/**
+ * The same work on the calling thread with one encoder (workers = 0): no thread start-up cost, for
+ * small jobs and tests. Abort is checked between chunks.
+ */
+export async function runChunksInline(
+  dir: string,
+  manifest: StoreManifest,
+  chunks: { chunk: number; images: ImageRef[] }[],
+  options: Omit<PoolOptions, "workers">,
+): Promise<void> {
+  if (chunks.length === 0) return;
+  const encoder = await createEncoder(manifest.encoder);
+  try {
+    for (const { chunk, images } of chunks) {
+      if (options.signal?.aborted) throw new Error("extraction aborted");
+      const { data, index } = await computeChunk(encoder, manifest, images, chunk, options.onImages);
+      if (options.signal?.aborted) throw new Error("extraction aborted");
+      await writeChunk(dir, data, index);
+    }
+  } finally {
+    encoder.dispose();
+  }
+}
