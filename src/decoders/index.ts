@@ -1,3 +1,25 @@
+// Training decoders on wasm needs these kernel fixes; re-exported here as the decoders' public prerequisite.
+export { applyWasmKernelFixes, clearTransposeCache } from "../tfjs/kernel-fixes.js";
+export { decoderConfigSchema, decoderShapeSchema } from "./config-schema.js";
+export { createDecoder } from "./factory.js";
+export { float16ToFloat32, float32ToFloat16 } from "./float16.js";
+export {
+  type LoadedModel,
+  loadModel,
+  MODEL_FILE,
+  MODEL_FORMAT,
+  MODEL_VERSION,
+  type ModelFile,
+  type ModelMeta,
+  modelFileSchema,
+  readModelFile,
+  type SaveModelOptions,
+  saveModel,
+  WEIGHTS_FILE,
+  type WeightsDtype,
+} from "./model-io.js";
+export { ShowAttendTellDecoder } from "./show-attend-tell.js";
+export { TransformerDecoder } from "./transformer.js";
 export type {
   CaptionDecoder,
   DecoderConfig,

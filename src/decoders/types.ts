@@ -6,6 +6,19 @@ export interface ShowAttendTellConfig {
   hiddenDim: number;
   attentionDim: number;
   dropout: number;
+  /**
+   * Weight of the doubly stochastic attention regularisation returned as `auxLoss`:
+   * lambda * mean over the batch of sum over regions of (1 - sum over time of alpha)^2. Default 1.0.
+   */
+  attentionRegularization?: number;
+  /** Batch-normalise the grid and pooled features before use (running statistics saved with the model). Default false. */
+  featureBatchNorm?: boolean;
+  /**
+   * The attention gate beta = sigmoid(f_beta(h)) that scales the context: "channel" (default) has one
+   * gate per feature channel, as the widely used PyTorch reference implementation (and the 509 tokens/s
+   * figure in DESIGN.md); "scalar" has one per step, as in the paper.
+   */
+  gate?: "channel" | "scalar";
 }
 
 export interface TransformerDecoderConfig {
@@ -15,8 +28,8 @@ export interface TransformerDecoderConfig {
   heads: number;
   feedForwardDim: number;
   dropout: number;
-  /** Longest token sequence (including <start>) the learned positions cover. */
-  maxLength: number;
+  /** Longest token sequence (including <start>) the learned positions cover. Default 32. */
+  maxLength?: number;
 }
 
 export type DecoderConfig = ShowAttendTellConfig | TransformerDecoderConfig;
@@ -54,6 +67,11 @@ export interface CaptionDecoder {
   /** Trainable weights, by stable name (used for checkpoints and gradient averaging). */
   readonly variables: ReadonlyMap<string, tf.Variable>;
   /**
+   * Non-trainable state saved with the model (batch-norm running statistics), by stable name. Empty for
+   * most configs. Not optimised; data-parallel training may average them.
+   */
+  readonly buffers?: ReadonlyMap<string, tf.Variable>;
+  /**
    * Teacher forcing. tokens: [batch, T] int32, starting with <start>. Returns logits [batch, T, vocab] for
    * the next token at each position, and an auxiliary loss (e.g. doubly stochastic attention) if any.
    */
@@ -64,7 +82,10 @@ export interface CaptionDecoder {
   ): { logits: tf.Tensor3D; auxLoss?: tf.Scalar };
   /** Initial generation state for a batch of images. */
   start(inputs: DecoderInputs): DecoderState;
-  /** One generation step. previous: [batch] int32 tokens emitted at the last step (<start> first). */
+  /**
+   * One generation step. previous: [batch] int32 tokens emitted at the last step (<start> first).
+   * The returned state holds only new tensor objects: the caller may dispose the old state right away.
+   */
   step(state: DecoderState, previous: tf.Tensor1D): DecoderStep;
   /** Reorders/duplicates batch rows of a state (beam search). indices: [newBatch] int32. */
   gatherState(state: DecoderState, indices: tf.Tensor1D): DecoderState;

@@ -22,8 +22,10 @@ export interface CaptionOptions {
   /** Beam size; 1 means greedy. Default 3. */
   beam?: number;
   maxLength?: number;
-  /** Alternatives to return besides the best caption. */
+  /** Alternatives to return besides the best caption. Default beam - 1. */
   alternatives?: number;
+  /** Length normalisation: beams are ranked by log p / length^alpha (0 = raw log p, 1 = mean). Default 0. */
+  alpha?: number;
 }
 
 /** A loaded model that captions images end to end (decode + encode + generate). */

@@ -1,6 +1,155 @@
 import type { Command } from "commander";
+import { z } from "zod";
+import {
+  type AltTextRecord,
+  CSV_HEADER,
+  captionFiles,
+  expandInputs,
+  formatCsvRow,
+  formatText,
+  loadModel,
+  OUTPUT_FORMATS,
+  planBatch,
+  ResultsLog,
+} from "../../alttext/index.js";
+import type { Captioner } from "../../generation/types.js";
+import { startProgress } from "../progress.js";
 
-// Placeholder until the owning stage lands its command.
+const optionsSchema = z
+  .object({
+    model: z.string().optional(),
+    beam: z.coerce.number().int().min(1).max(10).default(3),
+    alternatives: z.coerce.number().int().min(0).max(10).default(2),
+    format: z.enum(OUTPUT_FORMATS as [string, ...string[]]).default("text"),
+    recursive: z.boolean().default(false),
+    concurrency: z.coerce.number().int().min(1).max(32).default(2),
+    out: z.string().optional(),
+    xmpSidecar: z.boolean().default(false),
+    embed: z.boolean().default(false),
+    backup: z.boolean().default(true),
+    minConfidence: z.coerce.number().min(0).max(1).optional(),
+  })
+  .strict();
+
+export type CaptionCommandOptions = z.input<typeof optionsSchema>;
+
+export interface CaptionCommandIo {
+  loadCaptioner(modelDir?: string): Promise<Captioner>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+export interface CaptionSummary {
+  total: number;
+  captioned: number;
+  skipped: number;
+  failed: number;
+}
+
+/** The whole command minus argument parsing; tests call it with a fake captioner. */
+export async function runCaption(
+  inputs: string[],
+  rawOptions: CaptionCommandOptions,
+  io: CaptionCommandIo,
+): Promise<CaptionSummary> {
+  const parsed = optionsSchema.safeParse(rawOptions);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`invalid option --${String(issue.path[0] ?? "?")}: ${issue.message}`);
+  }
+  const options = parsed.data;
+  const paths = await expandInputs(inputs, { recursive: options.recursive });
+  if (paths.length === 0) {
+    throw new Error(
+      `no images found in ${inputs.join(" ")} (folders are searched for image files; add --recursive for subfolders)`,
+    );
+  }
+  const log = options.out ? new ResultsLog(options.out) : undefined;
+  const { todo, skipped } = planBatch(paths, log);
+  if (skipped.length > 0)
+    io.stderr(`skipping ${skipped.length} images already captioned in ${options.out}\n`);
+  const summary: CaptionSummary = { total: paths.length, captioned: 0, skipped: skipped.length, failed: 0 };
+  if (todo.length === 0) {
+    log?.close();
+    return summary;
+  }
+
+  const captioner = await io.loadCaptioner(options.model);
+  const progress = startProgress("captioning", todo.length, { unit: "images" });
+  const collected: AltTextRecord[] = [];
+  const withPath = paths.length > 1;
+  if (!log && options.format === "csv") io.stdout(`${CSV_HEADER}\n`);
+  try {
+    for await (const record of captionFiles(todo, captioner, {
+      beam: options.beam,
+      alternatives: options.alternatives,
+      concurrency: options.concurrency,
+      xmpSidecar: options.xmpSidecar,
+      embed: options.embed,
+      backup: options.backup,
+      ...(options.minConfidence !== undefined ? { minConfidence: options.minConfidence } : {}),
+    })) {
+      progress.increment();
+      if (record.error === undefined) summary.captioned += 1;
+      else summary.failed += 1;
+      if (log) {
+        log.append(record);
+        if (record.error !== undefined) io.stderr(`${record.image}: ${record.error}\n`);
+        continue;
+      }
+      switch (options.format) {
+        case "jsonl":
+          io.stdout(`${JSON.stringify(record)}\n`);
+          break;
+        case "json":
+          collected.push(record);
+          break;
+        case "csv":
+          io.stdout(`${formatCsvRow(record)}\n`);
+          break;
+        default:
+          if (record.error !== undefined) io.stderr(`${record.image}: ${record.error}\n`);
+          else io.stdout(`${formatText(record, withPath)}\n`);
+      }
+    }
+  } finally {
+    progress.stop();
+    log?.close();
+    captioner.dispose();
+  }
+  if (!log && options.format === "json") io.stdout(`${JSON.stringify(collected, null, 2)}\n`);
+  if (log) {
+    io.stderr(
+      `${summary.captioned} captioned, ${summary.failed} failed, ${summary.skipped} skipped; results in ${options.out}\n`,
+    );
+  }
+  return summary;
+}
+
 export function register(program: Command): void {
-  program.command("caption").description("(not implemented yet)");
+  program
+    .command("caption")
+    .description("Write alt text for images: files, folders (--recursive) or globs.")
+    .argument("<inputs...>", "image files, folders or quoted globs such as 'photos/**/*.jpg'")
+    .option("--model <dir>", "model folder (default: the bundled models/default)")
+    .option("--beam <k>", "beam size; 1 is greedy", "3")
+    .option("--alternatives <n>", "other captions to report per image", "2")
+    .option("--format <format>", `output format: ${OUTPUT_FORMATS.join(", ")}`, "text")
+    .option("--recursive", "descend into subfolders of the folders given")
+    .option("--concurrency <n>", "model calls in flight at once", "2")
+    .option("--out <file>", "append JSONL results to FILE and skip images it already holds (resumable)")
+    .option("--xmp-sidecar", "write the caption as dc:description into <image>.xmp (other fields kept)")
+    .option("--embed", "write XMP dc:description and EXIF ImageDescription into the image file")
+    .option("--no-backup", "with --embed, do not keep <image>_original")
+    .option("--min-confidence <x>", "mark captions below X (0..1) as low confidence and hedge their text")
+    .action(async (inputs: string[], flags: CaptionCommandOptions) => {
+      const summary = await runCaption(inputs, flags, {
+        loadCaptioner: loadModel,
+        stdout: (text) => process.stdout.write(text),
+        stderr: (text) => process.stderr.write(text),
+      });
+      if (summary.failed > 0) {
+        throw new Error(`${summary.failed} of ${summary.total} images failed (see the error lines above)`);
+      }
+    });
 }

@@ -1,6 +1,87 @@
 import type { Command } from "commander";
+import { parseMetricList } from "../../metrics/score.js";
+import { evaluateModel } from "../../training/evaluate.js";
+import { startProgress } from "../progress.js";
 
-// Placeholder until the owning stage lands its command.
+interface EvaluateFlags {
+  model: string;
+  dataset: string;
+  split: string;
+  images?: string;
+  beam: string;
+  limit?: string;
+  features?: string;
+  metrics?: string;
+  format: string;
+  captions?: boolean;
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number, got "${value}"`);
+  return n;
+}
+
 export function register(program: Command): void {
-  program.command("evaluate").description("(not implemented yet)");
+  program
+    .command("evaluate")
+    .description("caption a dataset split with a model and print the COCO caption metrics")
+    .requiredOption("--model <dir>", "model folder (model.json + weights.bin), e.g. models/default")
+    .requiredOption("--dataset <spec>", "dataset file (TSV, COCO, Karpathy JSON, Flickr token file, JSONL)")
+    .option("--split <name>", "split name or split-list file", "val")
+    .option("--images <dir>", "folder that relative image paths resolve against")
+    .option("--beam <k>", "beam size (1 = greedy)", "3")
+    .option("--limit <n>", "only the first n images of the split")
+    .option(
+      "--features <dirs>",
+      "feature cache folder(s), comma-separated, from the model's encoder (skips encoding)",
+    )
+    .option("--metrics <list>", "metric families: bleu,meteor,rouge,cider (default all)")
+    .option("--captions", "also output the generated captions (json format)")
+    .option("--format <fmt>", "text or json", "text")
+    .action(async (flags: EvaluateFlags) => {
+      if (flags.format !== "text" && flags.format !== "json")
+        throw new Error(`--format must be text or json`);
+      const limit = flags.limit ? positiveInt(flags.limit, "--limit") : 0;
+      const beam = positiveInt(flags.beam, "--beam");
+      if (beam < 1) throw new Error("--beam must be at least 1");
+      let progress: ReturnType<typeof startProgress> | undefined;
+      let last = 0;
+      const result = await evaluateModel({
+        modelDir: flags.model,
+        dataset: flags.dataset,
+        split: flags.split,
+        images: flags.images,
+        beam,
+        limit,
+        features: flags.features?.split(",").filter(Boolean),
+        metrics: flags.metrics ? parseMetricList(flags.metrics) : undefined,
+        onProgress: (done, total) => {
+          progress ??= startProgress("evaluate", total, { unit: "images" });
+          progress.increment(done - last);
+          last = done;
+        },
+      });
+      progress?.stop();
+      if (flags.format === "json") {
+        const out: Record<string, unknown> = {
+          model: result.model,
+          encoder: result.encoder,
+          split: result.split,
+          images: result.images,
+          beam: result.beam,
+          ...result.metrics,
+          seconds: Math.round(result.seconds * 10) / 10,
+        };
+        if (flags.captions) out.captions = Object.fromEntries(result.captions);
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(
+        `${result.model} on ${result.split} (${result.images} images, beam ${result.beam})\n`,
+      );
+      for (const [name, value] of Object.entries(result.metrics)) {
+        process.stdout.write(`${name.padEnd(8)} ${(value as number).toFixed(4)}\n`);
+      }
+    });
 }

@@ -1,6 +1,97 @@
+import path from "node:path";
 import type { Command } from "commander";
+import { z } from "zod";
+import { loadFeatureCaptioner } from "../../search/caption-model.js";
+import { openDatabase } from "../../search/db/schema.js";
+import { PhotoStore } from "../../search/db/store.js";
+import { DefaultPipeline } from "../../search/default-pipeline.js";
+import { type IndexSummary, indexFolder } from "../../search/indexer.js";
+import { DEFAULT_EMBEDDING_DIR, loadEmbeddingWithId } from "../../search/models.js";
+import type { IndexPipeline } from "../../search/pipeline.js";
+import { type Progress, startProgress } from "../progress.js";
 
-// Placeholder until the owning stage lands its command.
+const optionsSchema = z
+  .object({
+    db: z.string({ error: "--db is required: the index file to create or update, e.g. photos.sqlite" }),
+    recursive: z.boolean().default(false),
+    model: z.string().optional(),
+    embeddingModel: z.string().default(DEFAULT_EMBEDDING_DIR),
+    batch: z.coerce.number().int().min(1).max(256).default(16),
+  })
+  .strict();
+
+export type IndexCommandOptions = z.input<typeof optionsSchema>;
+
+export interface IndexCommandIo {
+  /** Builds the models' pipeline (tests inject a synthetic one). */
+  createPipeline(options: { model?: string; embeddingModel: string }): Promise<IndexPipeline>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+export const defaultIndexIo: IndexCommandIo = {
+  async createPipeline({ model, embeddingModel }) {
+    const captioner = await loadFeatureCaptioner(model);
+    return new DefaultPipeline(captioner, await loadEmbeddingWithId(embeddingModel));
+  },
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+/** The command minus argument parsing. */
+export async function runIndex(
+  folder: string,
+  rawOptions: IndexCommandOptions,
+  io: IndexCommandIo,
+): Promise<IndexSummary> {
+  const parsed = optionsSchema.safeParse(rawOptions);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`invalid option --${String(issue.path[0] ?? "?")}: ${issue.message}`);
+  }
+  const options = parsed.data;
+  const pipeline = await io.createPipeline({ model: options.model, embeddingModel: options.embeddingModel });
+  const store = new PhotoStore(openDatabase(options.db));
+  let progress: Progress | undefined;
+  let shown = 0;
+  try {
+    store.setMeta("embedding_model_dir", path.resolve(options.embeddingModel));
+    const summary = await indexFolder(store, folder, pipeline, {
+      recursive: options.recursive,
+      batchSize: options.batch,
+      onProgress: ({ total, done }) => {
+        progress ??= startProgress("indexing", total, { unit: "images" });
+        progress.increment(done - shown);
+        shown = done;
+      },
+      onError: (image, error) => io.stderr(`skipped ${image}: ${error.message}\n`),
+    });
+    progress?.stop();
+    io.stdout(
+      `${summary.scanned} images in ${folder}: ${summary.added} added, ${summary.updated} updated, ` +
+        `${summary.unchanged} unchanged, ${summary.removed} removed, ${summary.failed} failed` +
+        `${summary.reused ? ` (${summary.reused} copied from identical files)` : ""}; index ${options.db} holds ${store.count()}\n`,
+    );
+    return summary;
+  } finally {
+    progress?.stop();
+    pipeline.dispose();
+    store.db.close();
+  }
+}
+
 export function register(program: Command): void {
-  program.command("index").description("(not implemented yet)");
+  program
+    .command("index")
+    .description("Caption and index a folder of photos into one SQLite file for `captionkit search`")
+    .argument("<folder>", "folder of photos")
+    .requiredOption("--db <file>", "index file to create or update (e.g. photos.sqlite)")
+    .option("--recursive", "include subfolders", false)
+    .option("--model <dir>", "caption model folder (default: the shipped model)")
+    .option("--embedding-model <dir>", "joint-embedding model folder", DEFAULT_EMBEDDING_DIR)
+    .option("--batch <n>", "images per batch and per transaction", "16")
+    .action(async (folder: string, options: IndexCommandOptions) => {
+      const summary = await runIndex(folder, options, defaultIndexIo);
+      if (summary.failed > 0) process.exitCode = 1;
+    });
 }

@@ -1,6 +1,79 @@
+import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { z } from "zod";
+import { openPhotoSearch, RANKING_METHODS } from "../../search/photo-search.js";
+import type { PhotoSearch, RankingMethod, SearchResult } from "../../search/types.js";
 
-// Placeholder until the owning stage lands its command.
+const optionsSchema = z
+  .object({
+    db: z.string({ error: "--db is required: the index file made by `captionkit index`" }),
+    k: z.coerce.number().int().min(1).max(1000).default(10),
+    method: z.enum(RANKING_METHODS as [RankingMethod, ...RankingMethod[]]).optional(),
+    format: z.enum(["json", "text"]).default("text"),
+    queries: z.string().optional(),
+    embeddingModel: z.string().optional(),
+  })
+  .strict();
+
+export type SearchCommandOptions = z.input<typeof optionsSchema>;
+
+/** The command minus argument parsing: one query, or one JSON line per query of a --queries file. */
+export async function runSearch(
+  query: string | undefined,
+  rawOptions: SearchCommandOptions,
+  write: (text: string) => void,
+): Promise<void> {
+  const parsed = optionsSchema.safeParse(rawOptions);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`invalid option --${String(issue.path[0] ?? "?")}: ${issue.message}`);
+  }
+  const options = parsed.data;
+  if (!query && !options.queries)
+    throw new Error('give a query (captionkit search "a dog on a beach" --db FILE) or --queries FILE');
+  const photos = await openPhotoSearch(options.db, { embeddingModel: options.embeddingModel });
+  try {
+    const ask = (q: string) => photos.search(q, { k: options.k, method: options.method });
+    if (options.queries) {
+      for (const q of await readQueries(options.queries)) {
+        write(`${JSON.stringify({ query: q, results: await ask(q) })}\n`);
+      }
+      return;
+    }
+    const results = await ask(query!);
+    write(options.format === "json" ? `${JSON.stringify(results, null, 2)}\n` : formatText(results, photos));
+  } finally {
+    photos.close();
+  }
+}
+
+async function readQueries(file: string): Promise<string[]> {
+  const text = await readFile(file, "utf8").catch(() => {
+    throw new Error(`cannot read --queries file ${file}; give a text file with one query per line`);
+  });
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean);
+}
+
+function formatText(results: SearchResult[], photos: PhotoSearch): string {
+  if (results.length === 0) return `no matches among ${photos.count()} indexed images\n`;
+  return results.map((r, i) => `${i + 1}. ${r.score.toFixed(4)}  ${r.image}  ${r.caption}\n`).join("");
+}
+
 export function register(program: Command): void {
-  program.command("search").description("(not implemented yet)");
+  program
+    .command("search")
+    .description("Find indexed photos by describing them")
+    .argument("[query]", 'what to look for, e.g. "a dog running on the beach"')
+    .requiredOption("--db <file>", "index made by `captionkit index`")
+    .option("--k <n>", "number of results", "10")
+    .option("--method <name>", `ranking: ${RANKING_METHODS.join(", ")} (default: the best on Flickr8k val)`)
+    .option("--format <format>", "text or json", "text")
+    .option("--queries <file>", "answer one query per line, printing one JSON line per query")
+    .option("--embedding-model <dir>", "joint-embedding model folder (default: the one the index used)")
+    .action(async (query: string | undefined, options: SearchCommandOptions) => {
+      await runSearch(query, options, (text) => process.stdout.write(text));
+    });
 }

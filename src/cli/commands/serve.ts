@@ -1,6 +1,82 @@
 import type { Command } from "commander";
+import pino from "pino";
+import { z } from "zod";
+import { loadModel } from "../../alttext/index.js";
+import { openPhotoSearch } from "../../search/index.js";
+import { buildServer } from "../../serve/index.js";
 
-// Placeholder until the owning stage lands its command.
+const flagsSchema = z
+  .object({
+    port: z.coerce.number().int().min(0).max(65535).default(8080),
+    host: z.string().min(1).default("127.0.0.1"),
+    model: z.string().optional(),
+    db: z.string().optional(),
+    maxBatch: z.coerce.number().int().min(1).max(64).default(8),
+    maxWaitMs: z.coerce.number().min(0).max(1000).default(10),
+    queue: z.coerce.number().int().min(1).default(64),
+    timeoutMs: z.coerce.number().int().positive().default(30_000),
+    bodyLimitMb: z.coerce.number().positive().default(20),
+    maxMegapixels: z.coerce.number().positive().default(40),
+    minConfidence: z.coerce.number().min(0).max(1).optional(),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .strict();
+
 export function register(program: Command): void {
-  program.command("serve").description("(not implemented yet)");
+  program
+    .command("serve")
+    .description("Serve captions over HTTP (POST /v1/captions) with a web page at /.")
+    .option("--port <n>", "TCP port (0 picks a free one)", "8080")
+    .option(
+      "--host <address>",
+      "address to listen on; keep 127.0.0.1 unless others must reach it",
+      "127.0.0.1",
+    )
+    .option("--model <dir>", "model folder (default: the bundled models/default)")
+    .option("--db <file>", "photo index from `captionkit index`: adds GET /v1/search and a search box")
+    .option("--max-batch <n>", "most images per model call; 1 turns micro-batching off", "8")
+    .option("--max-wait-ms <ms>", "how long a request may wait for others to share its model call", "10")
+    .option("--queue <n>", "requests allowed to wait; more get 503 with Retry-After", "64")
+    .option("--timeout-ms <ms>", "per request, waiting plus model time", "30000")
+    .option("--body-limit-mb <mb>", "largest upload", "20")
+    .option("--max-megapixels <mp>", "largest image (width x height from its header)", "40")
+    .option("--min-confidence <x>", "flag answers below X with low_confidence: true")
+    .option("--log-level <level>", "pino log level (logs go to stderr as JSON lines)", "info")
+    .action(async (rawFlags: Record<string, unknown>) => {
+      const parsed = flagsSchema.safeParse(rawFlags);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new Error(`invalid option --${String(issue.path[0] ?? "?")}: ${issue.message}`);
+      }
+      const flags = parsed.data;
+      const logger = pino({ level: flags.logLevel }, pino.destination(2));
+      const captioner = await loadModel(flags.model);
+      const search = flags.db ? await openPhotoSearch(flags.db) : undefined;
+      const apiKey = process.env.CAPTIONKIT_API_KEY || undefined;
+      const app = await buildServer({
+        captioner,
+        ...(search ? { search } : {}),
+        logger,
+        maxBatch: flags.maxBatch,
+        maxWaitMs: flags.maxWaitMs,
+        maxQueue: flags.queue,
+        timeoutMs: flags.timeoutMs,
+        bodyLimitBytes: Math.round(flags.bodyLimitMb * 1024 * 1024),
+        maxPixels: Math.round(flags.maxMegapixels * 1e6),
+        ...(flags.minConfidence !== undefined ? { minConfidence: flags.minConfidence } : {}),
+        ...(apiKey ? { apiKey } : {}),
+      });
+      const address = await app.listen({ port: flags.port, host: flags.host });
+      process.stderr.write(
+        `captionkit: serving ${captioner.modelName} at ${address} (page at /, API at /v1/captions${apiKey ? ", API key required" : ""})\n`,
+      );
+      const shutdown = async () => {
+        await app.close();
+        search?.close();
+        captioner.dispose();
+        process.exit(0);
+      };
+      process.once("SIGINT", () => void shutdown());
+      process.once("SIGTERM", () => void shutdown());
+    });
 }

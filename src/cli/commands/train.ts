@@ -1,6 +1,52 @@
+import path from "node:path";
 import type { Command } from "commander";
+import { mergeTrainConfig, parseOverrides, readPreset } from "../../training/config.js";
+import { runTraining } from "../../training/run.js";
 
-// Placeholder until the owning stage lands its command.
+interface TrainFlags {
+  config?: string;
+  out?: string;
+  resume?: boolean;
+}
+
 export function register(program: Command): void {
-  program.command("train").description("(not implemented yet)");
+  program
+    .command("train")
+    .description("train a caption decoder on a feature cache (see docs/training.md)")
+    .option("--config <file>", "training preset, JSON or YAML (see configs/)")
+    .option(
+      "--out <dir>",
+      "output folder: checkpoints, log.jsonl, curve.png, model/ (overrides config `out`)",
+    )
+    .option("--resume", "continue the interrupted run in --out from its last checkpoint")
+    .argument("[overrides...]", "config overrides as key=value or --key=value, e.g. optim.batchSize=32")
+    .allowUnknownOption()
+    .addHelpText(
+      "after",
+      "\nExamples:\n  captionkit train --config configs/flickr8k-transformer.yaml --out runs/t1\n" +
+        "  captionkit train --config configs/flickr8k-transformer.yaml --out runs/t1 --resume\n" +
+        "  captionkit train --config configs/flickr8k-transformer.yaml --optim.epochs=2 data.trainLimit=500",
+    )
+    .action(async (overrides: string[], flags: TrainFlags) => {
+      const preset = flags.config ? readPreset(flags.config) : {};
+      const config = mergeTrainConfig(preset, parseOverrides(overrides), flags.out ? { out: flags.out } : {});
+      const outDir = path.resolve(config.out);
+      const result = await runTraining(config, { outDir, resume: flags.resume });
+      const best = result.history.find((record) => record.epoch === result.bestEpoch);
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            model: result.modelDir,
+            steps: result.steps,
+            bestEpoch: result.bestEpoch + 1,
+            val: best ? { loss: best.valLoss, "BLEU-4": best.bleu4, "CIDEr-D": best.ciderD } : null,
+            tokensPerSecond: Math.round(result.tokensPerSecond),
+            trainSeconds: Math.round(result.trainSeconds),
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      result.decoder.dispose();
+    });
 }

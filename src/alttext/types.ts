@@ -1,0 +1,24 @@
+import type { CaptionAlternative } from "../generation/types.js";
+
+/** One line of `captionkit caption --format jsonl` and of the --out results file. */
+export interface AltTextRecord {
+  /** The path as given on the command line (or as expanded from a folder or glob). */
+  image: string;
+  caption?: string;
+  confidence?: number;
+  alternatives?: CaptionAlternative[];
+  /** Present when a threshold was set: true below it (text output then hedges the caption). */
+  low_confidence?: boolean;
+  model?: string;
+  /** Where the description was written, when asked. */
+  xmp_sidecar?: string;
+  embedded?: boolean;
+  /** Copy of the file before embedding (exiftool's `<file>_original`), unless --no-backup. */
+  backup?: string;
+  /** What went wrong; the batch goes on. */
+  error?: string;
+  /** ImageError code (empty, not_an_image, corrupt, ...) or "metadata" for sidecar/embedding failures. */
+  code?: string;
+  /** Identity used to resume: absolute path, size and mtime after any embedding. */
+  file?: { path: string; size: number; mtime_ms: number };
+}

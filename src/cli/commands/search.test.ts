@@ -1,0 +1,83 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { COLOURS, ColourPipeline, tempDir, writeColourImage } from "../../search/test-fixtures.js";
+import { runIndex } from "./index.js";
+import { runSearch } from "./search.js";
+
+const repoRoot = path.resolve(import.meta.dirname, "../../..");
+const bin = path.join(repoRoot, "bin/captionkit.js");
+
+async function indexedFolder() {
+  const dir = await tempDir();
+  for (const [name, rgb] of Object.entries(COLOURS))
+    await writeColourImage(path.join(dir, `${name}.png`), rgb);
+  const db = path.join(dir, "photos.sqlite");
+  const out: string[] = [];
+  const summary = await runIndex(
+    dir,
+    { db, batch: 2, embeddingModel: path.join(dir, "no-embedding") },
+    { createPipeline: async () => new ColourPipeline(), stdout: (t) => out.push(t), stderr: () => {} },
+  );
+  return { dir, db, summary, out: out.join("") };
+}
+
+describe("captionkit index / search commands", () => {
+  it("indexes a folder and answers a query as JSON, best first", async () => {
+    const { dir, db, summary, out } = await indexedFolder();
+    expect(summary.added).toBe(4);
+    expect(out).toMatch(/4 added/);
+    const lines: string[] = [];
+    await runSearch("a blue picture", { db, format: "json", k: "3" }, (t) => lines.push(t));
+    const results = JSON.parse(lines.join("")) as { image: string; score: number; caption: string }[];
+    expect(results[0]).toMatchObject({ image: path.join(dir, "blue.png"), caption: "A blue square." });
+    expect(Object.keys(results[0]!).sort()).toEqual(["caption", "image", "score"]);
+  });
+
+  it("answers a --queries file with one JSON line per query", async () => {
+    const { dir, db } = await indexedFolder();
+    const queries = path.join(dir, "queries.txt");
+    await writeFile(queries, "red\n\ngreen square\n");
+    const lines: string[] = [];
+    await runSearch(undefined, { db, queries, method: "fts" }, (t) => lines.push(t));
+    const parsed = lines
+      .join("")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(parsed.map((p) => p.query)).toEqual(["red", "green square"]);
+    expect(parsed[1].results[0].image).toBe(path.join(dir, "green.png"));
+  });
+
+  it("rejects bad options with a message that says what to do", async () => {
+    const { db } = await indexedFolder();
+    await expect(runSearch("x", { db, method: "magic" as "fts" }, () => {})).rejects.toThrow(/--method/);
+    await expect(runSearch(undefined, { db }, () => {})).rejects.toThrow(/--queries/);
+  });
+
+  it.skipIf(!existsSync(path.join(repoRoot, "dist/cli/main.js")))("runs as the built CLI", async () => {
+    const { dir, db } = await indexedFolder();
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      bin,
+      "search",
+      "yellow",
+      "--db",
+      db,
+      "--format",
+      "json",
+    ]);
+    expect(JSON.parse(stdout)[0].image).toBe(path.join(dir, "yellow.png"));
+    const failed = await promisify(execFile)(process.execPath, [
+      bin,
+      "search",
+      "x",
+      "--db",
+      path.join(dir, "none.sqlite"),
+    ]).catch((error: { stderr: string; code: number }) => error);
+    expect(failed).toMatchObject({ code: 1 });
+    expect((failed as { stderr: string }).stderr).toMatch(/captionkit: no photo index .*captionkit index/);
+  });
+});

@@ -1,0 +1,200 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as tf from "@tensorflow/tfjs";
+import type { Vocabulary } from "../data/vocabulary.js";
+import { type LoadedModel, loadModel, MODEL_FILE } from "../decoders/model-io.js";
+import type { CaptionDecoder } from "../decoders/types.js";
+import { createEncoder } from "../encoders/registry.js";
+import type { Encoder } from "../encoders/types.js";
+import { type PreprocessSpec, preprocessBatch } from "../image/preprocess.js";
+import { type BackendName, initBackend } from "../tfjs/backend.js";
+import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
+import { captionFeatures } from "./caption.js";
+import type { Captioner, CaptionOptions, CaptionResult } from "./types.js";
+
+export interface LoadCaptionerOptions {
+  /** Model folder (model.json + weights.bin). Default: `models/default` in the captionkit package. */
+  modelDir?: string;
+  /** tfjs backend. Default "wasm". */
+  backend?: BackendName;
+  /** Use this encoder instead of creating the one model.json names (tests, or sharing one encoder). */
+  encoder?: Encoder;
+  /** Images preprocessed and encoded at once. Default 16. */
+  batchSize?: number;
+}
+
+/** Milliseconds spent per stage by the last caption() call. */
+export interface CaptionTimings {
+  preprocess: number;
+  encode: number;
+  generate: number;
+}
+
+export type SettledCaption =
+  | { result: CaptionResult; error?: undefined }
+  | { error: Error; result?: undefined };
+
+/** The folder holding captionkit's package.json, from this file's location (works from src/ and dist/). */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = path.join(dir, "package.json");
+    if (existsSync(manifest)) {
+      const name = (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name;
+      if (name === "captionkit") return dir;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error("cannot find the captionkit package root above this module");
+    dir = parent;
+  }
+}
+
+export function defaultModelDir(): string {
+  return path.join(packageRoot(), "models", "default");
+}
+
+/**
+ * Loads a model folder and its encoder, and returns a Captioner: image files or bytes in, captions out.
+ *
+ * @example
+ * const captioner = await loadCaptioner();
+ * const [result] = await captioner.caption(["dog.jpg"], { beam: 3 });
+ * console.log(result.caption, result.confidence); // "A dog runs on the grass." 0.41
+ * captioner.dispose();
+ */
+export async function loadCaptioner(options: LoadCaptionerOptions = {}): Promise<ModelCaptioner> {
+  const backend = options.backend ?? "wasm";
+  await initBackend(backend);
+  if (backend === "wasm") applyWasmKernelFixes();
+  const dir = options.modelDir ?? defaultModelDir();
+  if (!options.modelDir && !existsSync(path.join(dir, MODEL_FILE))) {
+    throw new Error(
+      `no default model at ${dir}: train one with \`captionkit train\` (it writes models/default) or pass --model <folder with model.json>`,
+    );
+  }
+  const model = await loadModel(dir);
+  let encoder: Encoder | undefined = options.encoder;
+  try {
+    encoder ??= await createEncoder(model.meta.encoder);
+    checkCompatible(model, encoder, dir);
+  } catch (err) {
+    model.decoder.dispose();
+    if (encoder && encoder !== options.encoder) encoder.dispose();
+    throw err;
+  }
+  return new ModelCaptioner(model, encoder, options.encoder === undefined, options.batchSize ?? 16);
+}
+
+function checkCompatible(model: LoadedModel, encoder: Encoder, dir: string): void {
+  const [gridH, gridW, channels] = encoder.gridShape;
+  const { regions, featureDim, pooledDim } = model.decoder.shape;
+  if (
+    gridH * gridW !== regions ||
+    channels !== featureDim ||
+    (pooledDim > 0 && encoder.pooledSize !== pooledDim)
+  ) {
+    throw new Error(
+      `model ${dir} expects ${regions} regions x ${featureDim} channels (pooled ${pooledDim}) but encoder ` +
+        `${encoder.name} gives ${gridH}x${gridW}x${channels} (pooled ${encoder.pooledSize})`,
+    );
+  }
+}
+
+export class ModelCaptioner implements Captioner {
+  readonly modelName: string;
+  readonly decoder: CaptionDecoder;
+  readonly vocabulary: Vocabulary;
+  readonly encoder: Encoder;
+  readonly preprocessing: PreprocessSpec;
+  /** model.json's metrics and training records. */
+  readonly model: LoadedModel;
+  lastTimings: CaptionTimings = { preprocess: 0, encode: 0, generate: 0 };
+
+  constructor(
+    model: LoadedModel,
+    encoder: Encoder,
+    private readonly ownsEncoder: boolean,
+    private readonly batchSize: number,
+  ) {
+    this.model = model;
+    this.modelName = model.meta.name;
+    this.decoder = model.decoder;
+    this.vocabulary = model.vocabulary;
+    this.encoder = encoder;
+    this.preprocessing = model.meta.preprocessing;
+  }
+
+  /** One result per image, in order; rejects with the first unreadable image's error. */
+  async caption(
+    images: ReadonlyArray<string | Uint8Array>,
+    options: CaptionOptions = {},
+  ): Promise<CaptionResult[]> {
+    const settled = await this.captionSettled(images, options);
+    return settled.map((s) => {
+      if (s.error) throw s.error;
+      return s.result as CaptionResult;
+    });
+  }
+
+  /** Like caption(), but an unreadable image yields { error } in its slot and the others still run. */
+  async captionSettled(
+    images: ReadonlyArray<string | Uint8Array>,
+    options: CaptionOptions = {},
+  ): Promise<SettledCaption[]> {
+    const timings: CaptionTimings = { preprocess: 0, encode: 0, generate: 0 };
+    const out: SettledCaption[] = [];
+    for (let start = 0; start < images.length; start += this.batchSize) {
+      const batch = images.slice(start, start + this.batchSize);
+      let t0 = performance.now();
+      const prepared = await preprocessBatch(batch, {
+        size: this.preprocessing.size,
+        normalization: this.preprocessing.normalization,
+        fit: this.preprocessing.fit,
+      });
+      const ok = batch.flatMap((_, i) => (prepared.errors[i] ? [] : [i]));
+      const per = this.preprocessing.size * this.preprocessing.size * 3;
+      const pixels = new Float32Array(ok.length * per);
+      ok.forEach((i, row) => {
+        pixels.set(prepared.data.subarray(i * per, (i + 1) * per), row * per);
+      });
+      timings.preprocess += performance.now() - t0;
+      let results: CaptionResult[] = [];
+      if (ok.length > 0) {
+        t0 = performance.now();
+        const encoded = await this.encoder.encode(pixels, ok.length);
+        timings.encode += performance.now() - t0;
+        t0 = performance.now();
+        const [gridH, gridW, channels] = this.encoder.gridShape;
+        const grid = tf.tensor3d(encoded.grid, [ok.length, gridH * gridW, channels]); // [batch, regions, channels]
+        const pooled = tf.tensor2d(encoded.pooled, [ok.length, this.encoder.pooledSize]); // [batch, pooled]
+        try {
+          results = captionFeatures(
+            this.decoder,
+            this.vocabulary,
+            { grid, pooled },
+            {
+              ...options,
+              attentionGrid: [gridH, gridW],
+            },
+          );
+        } finally {
+          tf.dispose([grid, pooled]);
+        }
+        timings.generate += performance.now() - t0;
+      }
+      let next = 0;
+      batch.forEach((_, i) => {
+        const error = prepared.errors[i];
+        out.push(error ? { error } : { result: results[next++] as CaptionResult });
+      });
+    }
+    this.lastTimings = timings;
+    return out;
+  }
+
+  dispose(): void {
+    this.decoder.dispose();
+    if (this.ownsEncoder) this.encoder.dispose();
+  }
+}

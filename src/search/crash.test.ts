@@ -1,0 +1,62 @@
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { openDatabase } from "./db/schema.js";
+import { PhotoStore } from "./db/store.js";
+import { indexFolder } from "./indexer.js";
+import { COLOURS, ColourPipeline, tempDir, writeColourImage } from "./test-fixtures.js";
+
+const child = path.join(path.dirname(fileURLToPath(import.meta.url)), "test-crash-child.ts");
+
+describe("a killed index run", () => {
+  it("leaves a valid database holding whole batches, and the next run finishes the job", async () => {
+    const dir = await tempDir();
+    const names = Object.keys(COLOURS);
+    for (let i = 0; i < 10; i++) {
+      await writeColourImage(path.join(dir, `img${i}.png`), COLOURS[names[i % names.length]!]!);
+    }
+    // distinct content per file, so nothing is reused by hash
+    const sharp = (await import("sharp")).default;
+    for (let i = 0; i < 10; i++) {
+      const file = path.join(dir, `img${i}.png`);
+      const buf = await sharp(file)
+        .modulate({ brightness: 1 + i / 100 })
+        .png()
+        .toBuffer();
+      await (await import("node:fs/promises")).writeFile(file, buf);
+    }
+    const db = path.join(dir, "photos.sqlite");
+    const proc = spawn(process.execPath, ["--import", "tsx", child, dir, db], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let killedAfter = -1;
+    await new Promise<void>((resolve) => {
+      proc.stdout.on("data", (chunk: Buffer) => {
+        const match = /done (\d+)/.exec(chunk.toString());
+        if (match && Number(match[1]) >= 4 && killedAfter < 0) {
+          killedAfter = Number(match[1]);
+          proc.kill("SIGKILL");
+        }
+      });
+      proc.on("exit", () => resolve());
+    });
+    expect(killedAfter).toBeGreaterThanOrEqual(4);
+
+    const reopened = openDatabase(db);
+    expect(reopened.pragma("integrity_check", { simple: true })).toBe("ok");
+    reopened.prepare("INSERT INTO captions_fts(captions_fts) VALUES ('integrity-check')").run();
+    const store = new PhotoStore(reopened);
+    const kept = store.count();
+    expect(kept % 2).toBe(0); // whole batches only
+    expect(kept).toBeGreaterThanOrEqual(4);
+    expect(kept).toBeLessThan(10);
+
+    const pipeline = new ColourPipeline();
+    const summary = await indexFolder(store, dir, pipeline);
+    expect(pipeline.processed).toBe(10 - kept);
+    expect(summary.unchanged).toBe(kept);
+    expect(store.count()).toBe(10);
+    reopened.close();
+  });
+});

@@ -1,0 +1,214 @@
+import { mulberry32 } from "../../image/random.js";
+import type { TextFeaturizer, TextFeaturizerJson } from "./text-features.js";
+
+/** Architecture of a joint image-text embedding; saved in model.json so a model rebuilds itself. */
+export interface JointEmbeddingConfig {
+  /** Encoder whose pooled vector feeds the image side, e.g. "mobilenet_v2_mid+centernet_224". */
+  encoder: string;
+  /** Sizes of the encoder parts inside the pooled vector, in order (each is centred and L2-normalised). */
+  imageParts: number[];
+  /** Hidden widths of the image MLP ([] = one linear projection). */
+  imageHidden: number[];
+  /** Width of the word (term) embeddings. */
+  wordDim: number;
+  /** Hidden widths of the text MLP on top of the mean term embedding. */
+  textHidden: number[];
+  /** Width of the joint space. */
+  jointDim: number;
+}
+
+/**
+ * Hubness correction (CSLS, Conneau et al. 2018, one-sided): some images sit close to every query
+ * ("hubs") and crowd the top of many result lists. Each image's score is lowered by beta x its mean
+ * cosine to its k nearest texts of a fixed bank of training captions, computed once per image.
+ */
+export interface HubnessCorrection {
+  texts: string[];
+  k: number;
+  beta: number;
+}
+
+export interface Param {
+  shape: number[];
+  values: Float32Array;
+}
+
+/** Weights by stable name (the same names as the tf.Variables during training). */
+export type ParamMap = Map<string, Param>;
+
+/**
+ * A joint embedding with its inference written in plain TypeScript: a query needs one mean over a
+ * few term rows and two small matrix-vector products, far cheaper than starting a tfjs backend.
+ * Training runs the same maths in tfjs (see train.ts); a test checks that the two agree.
+ */
+export class JointEmbedding {
+  constructor(
+    readonly config: JointEmbeddingConfig,
+    readonly featurizer: TextFeaturizer,
+    readonly params: ParamMap,
+    public hubness?: HubnessCorrection,
+  ) {}
+
+  private bank: Float32Array[] | undefined;
+
+  static init(config: JointEmbeddingConfig, featurizer: TextFeaturizer, seed = 1): JointEmbedding {
+    const random = mulberry32(seed);
+    const params: ParamMap = new Map();
+    const dense = (name: string, fanIn: number, fanOut: number) => {
+      // Glorot uniform: keeps activations at unit scale through the stack.
+      const limit = Math.sqrt(6 / (fanIn + fanOut));
+      const w = new Float32Array(fanIn * fanOut).map(() => (random() * 2 - 1) * limit);
+      params.set(`${name}/w`, { shape: [fanIn, fanOut], values: w });
+      params.set(`${name}/b`, { shape: [fanOut], values: new Float32Array(fanOut) });
+    };
+    const stack = (prefix: string, input: number, hidden: number[]) => {
+      let width = input;
+      [...hidden, config.jointDim].forEach((out, layer) => {
+        dense(`${prefix}/dense${layer}`, width, out);
+        width = out;
+      });
+    };
+    const imageDim = config.imageParts.reduce((a, b) => a + b, 0);
+    params.set("image/mean", { shape: [imageDim], values: new Float32Array(imageDim) });
+    stack("image", imageDim, config.imageHidden);
+    const words = new Float32Array(featurizer.size * config.wordDim).map(() => (random() * 2 - 1) * 0.1);
+    params.set("text/words", { shape: [featurizer.size, config.wordDim], values: words });
+    stack("text", config.wordDim, config.textHidden);
+    // CLIP's initial temperature 0.07, learned in log space.
+    params.set("logit_scale", { shape: [], values: new Float32Array([Math.log(1 / 0.07)]) });
+    return new JointEmbedding(config, featurizer, params);
+  }
+
+  get imageDim(): number {
+    return this.config.imageParts.reduce((a, b) => a + b, 0);
+  }
+
+  param(name: string): Param {
+    const p = this.params.get(name);
+    if (!p) throw new Error(`joint embedding: missing weight ${name}`);
+    return p;
+  }
+
+  /** pooled: one encoder pooled vector -> unit vector in the joint space. */
+  embedImage(pooled: Float32Array): Float32Array {
+    if (pooled.length !== this.imageDim) {
+      throw new Error(`joint embedding expects ${this.imageDim} pooled features, got ${pooled.length}`);
+    }
+    const x = prepareImageInput(pooled, this.param("image/mean").values, this.config.imageParts);
+    return l2normalize(this.mlp("image", x, this.config.imageHidden.length));
+  }
+
+  /** Unit vector for a text, or undefined when no word of it is known to the model. */
+  embedText(text: string): Float32Array | undefined {
+    const ids = this.featurizer.termIds(text);
+    if (ids.length === 0) return undefined;
+    const words = this.param("text/words").values;
+    const dim = this.config.wordDim;
+    const mean = new Float32Array(dim);
+    for (const id of ids) {
+      for (let j = 0; j < dim; j++) mean[j]! += words[id * dim + j]!;
+    }
+    for (let j = 0; j < dim; j++) mean[j]! /= ids.length;
+    return l2normalize(this.mlp("text", mean, this.config.textHidden.length));
+  }
+
+  /** Width of the vectors stored in an index: the joint space plus one slot for the hub penalty. */
+  get searchDim(): number {
+    return this.config.jointDim + 1;
+  }
+
+  /**
+   * What an index stores per image: [unit embedding, -beta x hubness]. Paired with queryVector's
+   * trailing 1, one dot product gives cosine minus the penalty, so search stays a single pass.
+   */
+  searchVector(pooled: Float32Array): Float32Array {
+    const v = this.embedImage(pooled);
+    const out = new Float32Array(this.searchDim);
+    out.set(v);
+    out[v.length] = this.hubness ? -this.hubness.beta * this.hubOf(v) : 0;
+    return out;
+  }
+
+  /** [unit text embedding, 1], or undefined when no word of the text is known. */
+  queryVector(text: string): Float32Array | undefined {
+    const t = this.embedText(text);
+    if (!t) return undefined;
+    const out = new Float32Array(this.searchDim);
+    out.set(t);
+    out[t.length] = 1;
+    return out;
+  }
+
+  /** Mean of the k largest cosines between an image embedding and the text bank. */
+  private hubOf(image: Float32Array): number {
+    const { texts, k } = this.hubness!;
+    this.bank ??= texts.map((t) => this.embedText(t)).filter((v): v is Float32Array => v !== undefined);
+    const cosines = this.bank
+      .map((t) => t.reduce((sum, x, j) => sum + x * image[j]!, 0))
+      .sort((a, b) => b - a);
+    const top = cosines.slice(0, k);
+    return top.reduce((a, b) => a + b, 0) / Math.max(top.length, 1);
+  }
+
+  private mlp(prefix: string, input: Float32Array, hiddenLayers: number): Float32Array {
+    let x = input;
+    for (let layer = 0; layer <= hiddenLayers; layer++) {
+      const w = this.param(`${prefix}/dense${layer}/w`);
+      const b = this.param(`${prefix}/dense${layer}/b`).values;
+      const [fanIn, fanOut] = w.shape as [number, number];
+      const y = Float32Array.from(b);
+      for (let i = 0; i < fanIn; i++) {
+        const xi = x[i]!;
+        if (xi === 0) continue;
+        const row = i * fanOut;
+        for (let j = 0; j < fanOut; j++) y[j]! += xi * w.values[row + j]!;
+      }
+      if (layer < hiddenLayers) for (let j = 0; j < fanOut; j++) y[j] = Math.max(0, y[j]!);
+      x = y;
+    }
+    return x;
+  }
+
+  toJSON(): {
+    kind: "joint-embedding";
+    config: JointEmbeddingConfig;
+    featurizer: TextFeaturizerJson;
+    hubness?: HubnessCorrection;
+  } {
+    const json = {
+      kind: "joint-embedding" as const,
+      config: this.config,
+      featurizer: this.featurizer.toJSON(),
+    };
+    return this.hubness ? { ...json, hubness: this.hubness } : json;
+  }
+}
+
+/**
+ * Each encoder part is centred (train mean) and L2-normalised, then the parts are concatenated, so a
+ * 1792-wide part cannot drown a 480-wide one. The same recipe gave the best nearest-neighbour
+ * captions in DESIGN.md.
+ */
+export function prepareImageInput(pooled: Float32Array, mean: Float32Array, parts: number[]): Float32Array {
+  const out = new Float32Array(pooled.length);
+  let offset = 0;
+  for (const size of parts) {
+    let norm = 0;
+    for (let i = offset; i < offset + size; i++) {
+      const v = pooled[i]! - mean[i]!;
+      out[i] = v;
+      norm += v * v;
+    }
+    const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let i = offset; i < offset + size; i++) out[i]! *= scale;
+    offset += size;
+  }
+  return out;
+}
+
+export function l2normalize(v: Float32Array): Float32Array {
+  let norm = 0;
+  for (const x of v) norm += x * x;
+  const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  return v.map((x) => x * scale);
+}

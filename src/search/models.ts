@@ -1,0 +1,29 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadJointEmbedding } from "./embedding/io.js";
+import type { JointEmbedding } from "./embedding/model.js";
+
+/** The repository's models/ folder (same relative place from src/search and dist/search). */
+export const MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../models");
+export const DEFAULT_EMBEDDING_DIR = path.join(MODELS_DIR, "embedding");
+export const DEFAULT_CAPTION_DIR = path.join(MODELS_DIR, "default");
+
+export interface LoadedEmbedding {
+  model: JointEmbedding;
+  /** Content hash of the model files: the index stores it beside each vector to spot a model change. */
+  id: string;
+  dir: string;
+}
+
+export async function loadEmbeddingWithId(dir: string): Promise<LoadedEmbedding> {
+  const model = await loadJointEmbedding(dir);
+  const hash = createHash("sha256");
+  for (const file of ["model.json", "weights.f16.bin"]) hash.update(await readFile(path.join(dir, file)));
+  return {
+    model,
+    id: `${path.basename(path.resolve(dir))}@${hash.digest("hex").slice(0, 12)}`,
+    dir: path.resolve(dir),
+  };
+}

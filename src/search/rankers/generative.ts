@@ -1,0 +1,13 @@
+import type { ImageFeatures } from "../pipeline.js";
+
+/**
+ * Generative ranking: how likely the caption model finds the query as a caption of each image,
+ * length-normalised (mean log-probability per token) so that long queries are not punished.
+ */
+export interface CaptionScorer {
+  /** Encoder whose features the caption model reads (the index stores them under this name). */
+  readonly encoder: string;
+  /** Mean per-token log p(text | image) for each image, same order; batched over images. */
+  score(text: string, images: readonly ImageFeatures[]): Promise<number[]>;
+  dispose(): void;
+}

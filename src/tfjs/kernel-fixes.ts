@@ -1,0 +1,268 @@
+import * as tf from "@tensorflow/tfjs";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import "@tensorflow/tfjs-backend-wasm";
+
+/**
+ * Two gaps of the tfjs 4.22 wasm backend that break or cripple decoder training, patched in place:
+ *
+ * (a) There is no wasm UnsortedSegmentSum kernel, and the gradient of gather (every embedding lookup) is
+ *     written with it, so `tf.grad` through `tf.gather` throws on wasm. We register one computed in JS on
+ *     the wasm heap (a single pass over the rows: memory-bound, so JS is as fast as C would be here).
+ * (b) The wasm BatchMatMul kernel with transposeA/transposeB is 10-50x slower than the plain product, and
+ *     the matMul gradient always asks for a transposed operand (dA = dY·Bᵀ, dB = Aᵀ·dY). We wrap the
+ *     BatchMatMul and _FusedMatMul kernels so a transposed operand is transposed explicitly (a cheap copy)
+ *     and the plain fast path does the product. This fixes the gradient and forward uses alike
+ *     (attention scores Q·Kᵀ) without touching the gradient definitions.
+ *
+ * (c) The wasm Gather kernel indexes element by element: gathering beam-search state ([12, 49, 1792])
+ *     took ~60 ms. We re-register GatherV2 to copy whole contiguous slices (a memcpy per index).
+ *
+ * (d) The wasm Identity kernel copies its input. tfjs clones (Identity) every tensor it saves for the
+ *     backward pass, so each recurrent step copied the LSTM weights (14 MB for [1792, 2048]) and the
+ *     copies defeated (b)'s cache. We share the buffer with a reference count instead, as the cpu
+ *     backend does (tfjs tensors are immutable, so sharing is safe).
+ *
+ * Idempotent; safe to call before or after `initBackend()`.
+ */
+export function applyWasmKernelFixes(): void {
+  if (applied) return;
+  applied = true;
+  registerUnsortedSegmentSum();
+  wrapTransposedMatMul("BatchMatMul");
+  wrapTransposedMatMul("_FusedMatMul");
+  registerSliceGather();
+  registerSharedIdentity();
+}
+
+let applied = false;
+
+interface KernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs?: tf.NamedAttrMap;
+}
+
+type WasmKernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+
+function registerUnsortedSegmentSum(): void {
+  if (tf.getKernel("UnsortedSegmentSum", "wasm")) return;
+  const kernelFunc: WasmKernel = ({ inputs, backend, attrs }) => {
+    const x = inputs.x as tf.TensorInfo;
+    const segmentIds = inputs.segmentIds as tf.TensorInfo;
+    const numSegments = attrs?.numSegments as number;
+    const values = backend.typedArrayFromHeap(x);
+    const ids = backend.typedArrayFromHeap(segmentIds);
+    // x: [n, ...inner] with segmentIds: [n] (the only layout tf.unsortedSegmentSum produces after its
+    // own reshapes in the gather gradient); output: [numSegments, ...inner].
+    const inner = ids.length === 0 ? 0 : values.length / ids.length;
+    const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
+    const out = new Float32Array(numSegments * inner);
+    for (let row = 0; row < ids.length; row++) {
+      const segment = ids[row] as number;
+      if (segment < 0 || segment >= numSegments) continue; // tf semantics: out-of-range ids are dropped
+      const src = row * inner;
+      const dst = segment * inner;
+      for (let k = 0; k < inner; k++) out[dst + k] = (out[dst + k] as number) + (values[src + k] as number);
+    }
+    const result = x.dtype === "int32" ? Int32Array.from(out) : out;
+    return backend.makeOutput(outShape, x.dtype, undefined, result);
+  };
+  tf.registerKernel({
+    kernelName: "UnsortedSegmentSum",
+    backendName: "wasm",
+    kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+  });
+}
+
+/**
+ * Swaps the last two axes of x into a new heap buffer. A cache-blocked JS loop: the wasm Transpose kernel
+ * walks the output with generic index arithmetic and measured 2.5x slower than this on [1792, 2048].
+ */
+function swapLastTwo(x: tf.TensorInfo, backend: BackendWasm): tf.TensorInfo {
+  const rank = x.shape.length;
+  const rows = x.shape[rank - 2] as number;
+  const cols = x.shape[rank - 1] as number;
+  const outShape = [...x.shape.slice(0, -2), cols, rows];
+  const out = backend.makeOutput(outShape, x.dtype);
+  // Views taken after makeOutput: allocating may grow (and detach) the wasm heap.
+  const src = backend.typedArrayFromHeap(x);
+  const dst = backend.typedArrayFromHeap(out);
+  const block = 32;
+  const matrix = rows * cols;
+  for (let offset = 0; offset < src.length; offset += matrix) {
+    for (let i0 = 0; i0 < rows; i0 += block) {
+      const i1 = Math.min(i0 + block, rows);
+      for (let j0 = 0; j0 < cols; j0 += block) {
+        const j1 = Math.min(j0 + block, cols);
+        for (let i = i0; i < i1; i++) {
+          const from = offset + i * cols;
+          for (let j = j0; j < j1; j++) dst[offset + j * rows + i] = src[from + j] as number;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Transposed copies of large operands, reused while the source is alive. Backpropagation through time
+ * asks for Wᵀ of the same weight at every step (and for the same image grid at every attention step);
+ * tfjs data is immutable per dataId (a variable's assign gets a new dataId), so a copy stays valid for as
+ * long as its source dataId is registered with the backend. Only operands seen before are cached, so
+ * one-off activations do not evict the weights (plain LRU thrashed: ~7 large operands per LSTM step).
+ */
+const CACHE_MIN_SIZE = 1 << 17;
+const CACHE_MAX_ENTRIES = 12;
+const CACHE_MAX_VALUES = 1 << 25; // 128 MB of float32
+/** Keyed by source dataId and shape: reshapes share a dataId, and a transpose depends on the shape. */
+const transposeCache = new Map<string, { source: object; copy: tf.TensorInfo }>();
+const dataIdNumbers = new WeakMap<object, number>();
+let nextDataIdNumber = 0;
+let seenOnce = new Set<string>();
+
+function sizeOf(x: tf.TensorInfo): number {
+  return x.shape.reduce((a, b) => a * b, 1);
+}
+
+function cacheKey(x: tf.TensorInfo): string {
+  let id = dataIdNumbers.get(x.dataId);
+  if (id === undefined) {
+    id = nextDataIdNumber++;
+    dataIdNumbers.set(x.dataId, id);
+  }
+  return `${id}:${x.shape.join("x")}`;
+}
+
+function transposed(x: tf.TensorInfo, backend: BackendWasm): { info: tf.TensorInfo; owned: boolean } {
+  const size = sizeOf(x);
+  if (size < CACHE_MIN_SIZE || size > CACHE_MAX_VALUES / 4)
+    return { info: swapLastTwo(x, backend), owned: true };
+  for (const [key, entry] of transposeCache) {
+    if (!backend.dataIdMap.has(entry.source)) {
+      backend.disposeData(entry.copy.dataId);
+      transposeCache.delete(key);
+    }
+  }
+  const key = cacheKey(x);
+  const hit = transposeCache.get(key);
+  if (hit) {
+    transposeCache.delete(key); // re-insert: most recently used last
+    transposeCache.set(key, hit);
+    return { info: hit.copy, owned: false };
+  }
+  if (!seenOnce.has(key)) {
+    if (seenOnce.size > 100_000) seenOnce = new Set();
+    seenOnce.add(key);
+    return { info: swapLastTwo(x, backend), owned: true };
+  }
+  const copy = swapLastTwo(x, backend);
+  transposeCache.set(key, { source: x.dataId, copy });
+  let total = 0;
+  for (const entry of transposeCache.values()) total += sizeOf(entry.copy);
+  while (transposeCache.size > CACHE_MAX_ENTRIES || total > CACHE_MAX_VALUES) {
+    const [oldest, stale] = transposeCache.entries().next().value as [string, { copy: tf.TensorInfo }];
+    total -= sizeOf(stale.copy);
+    backend.disposeData(stale.copy.dataId);
+    transposeCache.delete(oldest);
+  }
+  return { info: copy, owned: false };
+}
+
+/** Frees the cached transposed copies (they are also freed as their sources are disposed). */
+export function clearTransposeCache(): void {
+  const backend = tf.findBackend("wasm") as BackendWasm | null;
+  for (const entry of transposeCache.values()) backend?.disposeData(entry.copy.dataId);
+  transposeCache.clear();
+  seenOnce = new Set<string>();
+}
+
+function wrapTransposedMatMul(kernelName: "BatchMatMul" | "_FusedMatMul"): void {
+  const original = tf.getKernel(kernelName, "wasm");
+  if (!original) return;
+  const originalFunc = original.kernelFunc as unknown as WasmKernel;
+
+  const kernelFunc: WasmKernel = (args) => {
+    const { inputs, backend, attrs } = args;
+    const transposeA = attrs?.transposeA === true;
+    const transposeB = attrs?.transposeB === true;
+    if (!transposeA && !transposeB) return originalFunc(args);
+    const a = transposeA ? transposed(inputs.a as tf.TensorInfo, backend) : undefined;
+    const b = transposeB ? transposed(inputs.b as tf.TensorInfo, backend) : undefined;
+    try {
+      return originalFunc({
+        inputs: {
+          ...inputs,
+          a: a?.info ?? (inputs.a as tf.TensorInfo),
+          b: b?.info ?? (inputs.b as tf.TensorInfo),
+        },
+        backend,
+        attrs: { ...attrs, transposeA: false, transposeB: false },
+      });
+    } finally {
+      if (a?.owned) backend.disposeData(a.info.dataId);
+      if (b?.owned) backend.disposeData(b.info.dataId);
+    }
+  };
+  tf.unregisterKernel(kernelName, "wasm");
+  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+}
+
+function registerSliceGather(): void {
+  const original = tf.getKernel("GatherV2", "wasm");
+  if (!original) return;
+  const originalFunc = original.kernelFunc as unknown as WasmKernel;
+  const kernelFunc: WasmKernel = (args) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x as tf.TensorInfo;
+    if (x.dtype === "string") return originalFunc(args);
+    const indices = inputs.indices as tf.TensorInfo;
+    const axis = tf.util.parseAxisParam(attrs?.axis as number, x.shape)[0] as number;
+    const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(
+      x as tf.Tensor,
+      indices as tf.Tensor,
+      axis,
+      (attrs?.batchDims as number | undefined) ?? 0,
+    );
+    const out = backend.makeOutput(info.outputShape, x.dtype);
+    // Views after makeOutput: allocating may grow (and detach) the wasm heap.
+    const src = backend.typedArrayFromHeap(x);
+    const ids = backend.typedArrayFromHeap(indices);
+    const dst = backend.typedArrayFromHeap(out);
+    const { batchSize, outerSize, dimSize, sliceSize } = info;
+    const perBatch = ids.length / batchSize;
+    // x viewed as [batch, outer, dim, slice], indices as [batch, perBatch], out as [batch, outer, perBatch, slice]
+    let o = 0;
+    for (let b = 0; b < batchSize; b++) {
+      for (let outer = 0; outer < outerSize; outer++) {
+        const base = (b * outerSize + outer) * dimSize;
+        for (let i = 0; i < perBatch; i++) {
+          const index = ids[b * perBatch + i] as number;
+          if (!(index >= 0 && index < dimSize)) {
+            backend.disposeData(out.dataId);
+            throw new Error(`GatherV2: the index value ${index} is not in [0, ${dimSize - 1}]`);
+          }
+          const from = (base + index) * sliceSize;
+          dst.set(src.subarray(from, from + sliceSize), o);
+          o += sliceSize;
+        }
+      }
+    }
+    return out;
+  };
+  tf.unregisterKernel("GatherV2", "wasm");
+  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+}
+
+function registerSharedIdentity(): void {
+  const original = tf.getKernel("Identity", "wasm");
+  if (!original) return;
+  const originalFunc = original.kernelFunc as unknown as WasmKernel;
+  const kernelFunc: WasmKernel = (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === "string") return originalFunc(args);
+    args.backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  tf.unregisterKernel("Identity", "wasm");
+  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+}

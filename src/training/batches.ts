@@ -1,0 +1,107 @@
+import * as tf from "@tensorflow/tfjs";
+import { PAD_ID, type Vocabulary } from "../data/vocabulary.js";
+import type { DecoderInputs } from "../decoders/types.js";
+import type { FeatureReader } from "../features/types.js";
+import { deriveSeed, Rng } from "./rng.js";
+
+/** One image of a split with its tokenized reference captions. */
+export interface ImageCaptions {
+  id: string;
+  /** PTB-tokenized, lowercased words of each human caption. */
+  captions: string[][];
+}
+
+/** One training caption: which image, and its ids `<start> w1 .. wn <end>`. */
+export interface CaptionExample {
+  image: number;
+  ids: number[];
+}
+
+export function buildExamples(images: readonly ImageCaptions[], vocabulary: Vocabulary): CaptionExample[] {
+  const examples: CaptionExample[] = [];
+  images.forEach((image, index) => {
+    for (const words of image.captions) examples.push({ image: index, ids: vocabulary.encode(words) });
+  });
+  return examples;
+}
+
+/**
+ * The batches of one epoch, fixed by (seed, epoch) alone so a resumed run replays the same order.
+ * Captions are shuffled, grouped into buckets of `bucketBatches` batches, sorted by length inside a
+ * bucket (so a batch pads to a similar length), cut into batches, and the batch order shuffled again.
+ */
+export function epochBatches(
+  examples: readonly CaptionExample[],
+  batchSize: number,
+  bucketBatches: number,
+  seed: number,
+  epoch: number,
+): number[][] {
+  const rng = new Rng(deriveSeed(seed, epoch));
+  const order = rng.shuffle([...examples.keys()]);
+  const bucketSize = batchSize * bucketBatches;
+  const batches: number[][] = [];
+  for (let start = 0; start < order.length; start += bucketSize) {
+    const bucket = order.slice(start, start + bucketSize);
+    if (bucketBatches > 1) {
+      bucket.sort((a, b) => examples[a]!.ids.length - examples[b]!.ids.length || a - b);
+    }
+    for (let i = 0; i < bucket.length; i += batchSize) batches.push(bucket.slice(i, i + batchSize));
+  }
+  return rng.shuffle(batches);
+}
+
+export interface TokenBatch {
+  /** [batch, T] int32 decoder inputs, starting with <start>. */
+  inputs: tf.Tensor2D;
+  /** [batch, T] int32 next tokens, PAD_ID after the end. */
+  targets: tf.Tensor2D;
+  /** Real (non-pad) target tokens in the batch. */
+  tokenCount: number;
+}
+
+/** Teacher-forcing inputs and targets, padded to the longest caption of the batch. */
+export function tokenBatch(captions: readonly (readonly number[])[]): TokenBatch {
+  const steps = Math.max(...captions.map((ids) => ids.length - 1));
+  const inputs = new Int32Array(captions.length * steps).fill(PAD_ID);
+  const targets = new Int32Array(captions.length * steps).fill(PAD_ID);
+  let tokenCount = 0;
+  captions.forEach((ids, row) => {
+    for (let t = 0; t < ids.length - 1; t++) {
+      inputs[row * steps + t] = ids[t] as number;
+      targets[row * steps + t] = ids[t + 1] as number;
+      tokenCount += 1;
+    }
+  });
+  return {
+    inputs: tf.tensor2d(inputs, [captions.length, steps], "int32"),
+    targets: tf.tensor2d(targets, [captions.length, steps], "int32"),
+    tokenCount,
+  };
+}
+
+/** Reads the features of the given images (with a view per image) into decoder inputs. */
+export function featureBatch(
+  reader: FeatureReader,
+  ids: readonly string[],
+  views?: readonly number[],
+): DecoderInputs {
+  const [gridH, gridW, channels] = reader.gridShape;
+  const regions = gridH * gridW;
+  const grid = new Float32Array(ids.length * regions * channels);
+  const pooled = new Float32Array(ids.length * reader.pooledSize);
+  ids.forEach((id, row) => {
+    const features = reader.read(id, views?.[row] ?? 0);
+    grid.set(features.grid, row * regions * channels);
+    pooled.set(features.pooled, row * reader.pooledSize);
+  });
+  return {
+    grid: tf.tensor3d(grid, [ids.length, regions, channels]), // [batch, regions, channels]
+    pooled: tf.tensor2d(pooled, [ids.length, reader.pooledSize]), // [batch, pooledDim]
+  };
+}
+
+export function disposeInputs(inputs: DecoderInputs): void {
+  inputs.grid.dispose();
+  inputs.pooled.dispose();
+}

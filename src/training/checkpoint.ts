@@ -1,0 +1,163 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import * as tf from "@tensorflow/tfjs";
+import type { VocabularyJson } from "../data/vocabulary.js";
+import type { DecoderShape } from "../decoders/types.js";
+import type { TrainConfig } from "./config.js";
+import type { AdamState } from "./optimizer.js";
+
+/** Everything besides tensors that a resumed run needs to continue exactly where it stopped. */
+export interface CheckpointManifest {
+  format: "captionkit-checkpoint";
+  version: 1;
+  config: TrainConfig;
+  vocabulary: VocabularyJson;
+  encoder: string;
+  shape: DecoderShape;
+  /** Optimizer steps taken in the whole run, and by the optimizer of the current stage. */
+  step: number;
+  optimizerStep: number;
+  /** Epoch in progress (0-based) and the number of its batches already done. */
+  epoch: number;
+  batchInEpoch: number;
+  /** State of the RNG stream that stands in for Math.random during training steps. */
+  rngState: number;
+  /** The decoder's dropout call counter (its dropout seeds derive from it), when it has one. */
+  dropoutCalls?: number;
+  /** Train loss accumulators of the epoch in progress (so its log line matches an uninterrupted run). */
+  epochLossSum: number;
+  epochTokens: number;
+  bestScore: number;
+  bestEpoch: number;
+  epochsWithoutImprovement: number;
+  /** Seconds of training so far (excluding validation) and in the epoch in progress, for tokens/s. */
+  trainSeconds: number;
+  epochSeconds: number;
+  /** Target tokens trained on so far. */
+  tokensSeen: number;
+  /** Per-epoch log records so far (the curve is redrawn from them). */
+  history: EpochRecord[];
+  /** Stage: cross-entropy or SCST fine-tuning. */
+  stage: "xe" | "scst";
+  tensors: { name: string; shape: number[]; offset: number; length: number }[];
+}
+
+export interface EpochRecord {
+  stage: "xe" | "scst";
+  epoch: number;
+  step: number;
+  trainLoss: number;
+  valLoss: number;
+  bleu4: number;
+  ciderD: number;
+  learningRate: number;
+  tokensPerSecond: number;
+  seconds: number;
+}
+
+const MAGIC = "CKPT1";
+
+/**
+ * One file: magic, 4-byte header length, JSON manifest, then float32 tensors. A single file can be
+ * replaced atomically (write to a temp name, fsync, rename), so a kill mid-write leaves the previous
+ * checkpoint intact.
+ */
+export function saveCheckpoint(
+  file: string,
+  manifest: Omit<CheckpointManifest, "tensors" | "format" | "version">,
+  weights: ReadonlyMap<string, tf.Variable>,
+  optimizer: AdamState,
+  buffers: ReadonlyMap<string, tf.Variable> = new Map(),
+): void {
+  const tensors: CheckpointManifest["tensors"] = [];
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  const add = (name: string, shape: number[], data: Float32Array) => {
+    tensors.push({ name, shape, offset, length: data.length });
+    chunks.push(data);
+    offset += data.length;
+  };
+  for (const [name, variable] of weights)
+    add(`w:${name}`, variable.shape, variable.dataSync() as Float32Array);
+  for (const [name, variable] of buffers)
+    add(`b:${name}`, variable.shape, variable.dataSync() as Float32Array);
+  for (const [name, variable] of weights) {
+    add(`m:${name}`, variable.shape, optimizer.m[name]!);
+    add(`v:${name}`, variable.shape, optimizer.v[name]!);
+  }
+  const full: CheckpointManifest = { format: "captionkit-checkpoint", version: 1, ...manifest, tensors };
+  const header = Buffer.from(JSON.stringify(full), "utf8");
+  const prefix = Buffer.alloc(MAGIC.length + 4);
+  prefix.write(MAGIC, 0, "ascii");
+  prefix.writeUInt32LE(header.length, MAGIC.length);
+  // Pad the header so the float32 block starts 4-byte aligned.
+  const pad = Buffer.alloc((4 - ((prefix.length + header.length) % 4)) % 4, 0x20);
+  const temp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(temp, "w");
+  try {
+    writeSync(fd, prefix);
+    writeSync(fd, header);
+    writeSync(fd, pad);
+    for (const chunk of chunks)
+      writeSync(fd, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file);
+}
+
+export interface LoadedCheckpoint {
+  manifest: CheckpointManifest;
+  weights: Map<string, Float32Array>;
+  optimizer: AdamState;
+}
+
+export function loadCheckpoint(file: string): LoadedCheckpoint {
+  if (!existsSync(file)) throw new Error(`no checkpoint at ${file}: nothing to resume (drop --resume)`);
+  const bytes = readFileSync(file);
+  if (bytes.toString("ascii", 0, MAGIC.length) !== MAGIC)
+    throw new Error(`${file} is not a captionkit checkpoint`);
+  const headerLength = bytes.readUInt32LE(MAGIC.length);
+  const headerStart = MAGIC.length + 4;
+  const manifest = JSON.parse(
+    bytes.toString("utf8", headerStart, headerStart + headerLength),
+  ) as CheckpointManifest;
+  let dataStart = headerStart + headerLength;
+  dataStart += (4 - (dataStart % 4)) % 4;
+  // Copy into an aligned buffer: the Buffer from readFileSync may not be 4-byte aligned in its pool.
+  const floats = new Float32Array(new Uint8Array(bytes.subarray(dataStart)).buffer);
+  const weights = new Map<string, Float32Array>();
+  const m: Record<string, Float32Array> = {};
+  const v: Record<string, Float32Array> = {};
+  for (const entry of manifest.tensors) {
+    const data = floats.slice(entry.offset, entry.offset + entry.length);
+    const kind = entry.name.slice(0, 2);
+    const name = entry.name.slice(2);
+    if (kind === "w:" || kind === "b:") weights.set(`${kind === "b:" ? "#" : ""}${name}`, data);
+    else if (kind === "m:") m[name] = data;
+    else if (kind === "v:") v[name] = data;
+  }
+  return { manifest, weights, optimizer: { step: manifest.optimizerStep, m, v } };
+}
+
+/**
+ * Copies checkpoint weights into a decoder's variables (names and shapes must match). Buffers
+ * (non-trainable state such as batch-norm statistics) are stored under "#name".
+ */
+export function assignWeights(
+  variables: ReadonlyMap<string, tf.Variable>,
+  weights: ReadonlyMap<string, Float32Array>,
+  buffers: ReadonlyMap<string, tf.Variable> = new Map(),
+): void {
+  for (const [name, variable] of buffers) {
+    const data = weights.get(`#${name}`);
+    if (data && data.length === variable.size) tf.tidy(() => variable.assign(tf.tensor(data, variable.shape, "float32")));
+  }
+  for (const [name, variable] of variables) {
+    const data = weights.get(name);
+    if (!data)
+      throw new Error(`checkpoint has no weights for ${name}: was it made with another decoder config?`);
+    if (data.length !== variable.size) throw new Error(`checkpoint weights for ${name} have the wrong size`);
+    tf.tidy(() => variable.assign(tf.tensor(data, variable.shape, "float32")));
+  }
+}

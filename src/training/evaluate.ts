@@ -1,0 +1,115 @@
+import { loadDataset } from "../data/load.js";
+import { loadModel } from "../decoders/model-io.js";
+import { openFeatureStore } from "../features/reader.js";
+import { captionFeatures } from "../generation/caption.js";
+import { loadCaptioner } from "../generation/captioner.js";
+import { type MetricFamily, type MetricScores, scoreCaptions } from "../metrics/score.js";
+import { initBackend } from "../tfjs/backend.js";
+import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
+import { disposeInputs, featureBatch } from "./batches.js";
+import { concatFeatureReaders } from "./feature-sources.js";
+
+export interface EvaluateOptions {
+  modelDir: string;
+  /** Dataset spec (any format loadDataset reads). */
+  dataset: string;
+  split: string;
+  images?: string;
+  beam?: number;
+  /** First N images of the split (0 = all). */
+  limit?: number;
+  /** Feature cache folder(s) matching the model's encoder; images are encoded when absent. */
+  features?: string[];
+  metrics?: readonly MetricFamily[];
+  /** Images per batch. */
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface EvaluateResult {
+  model: string;
+  encoder: string;
+  split: string;
+  images: number;
+  beam: number;
+  metrics: MetricScores;
+  /** Generated caption (sentence form) per image id. */
+  captions: Map<string, string>;
+  seconds: number;
+}
+
+/**
+ * Captions a dataset split with a model folder and scores the captions against the split's references
+ * with the COCO metrics. Reads a feature cache when given one (it must come from the model's encoder),
+ * else encodes the images with the model's encoder.
+ */
+export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateResult> {
+  const started = performance.now();
+  const beam = options.beam ?? 3;
+  const batchSize = options.batchSize ?? 32;
+  const dataset = await loadDataset(options.dataset, {
+    split: options.split,
+    images: options.images,
+    checkImages: options.features === undefined,
+  });
+  let images = dataset.images;
+  if (options.limit && options.limit > 0) images = images.slice(0, options.limit);
+  if (images.length === 0) throw new Error(`split ${options.split} of ${options.dataset} has no images`);
+  const captions = new Map<string, string>();
+  let modelName: string;
+  let encoderName: string;
+  if (options.features && options.features.length > 0) {
+    await initBackend("wasm");
+    applyWasmKernelFixes();
+    const model = await loadModel(options.modelDir);
+    const reader = concatFeatureReaders(options.features.map((dir) => openFeatureStore(dir)));
+    if (reader.encoder !== model.meta.encoder) {
+      reader.close();
+      model.decoder.dispose();
+      throw new Error(
+        `feature cache is from ${reader.encoder} but the model uses ${model.meta.encoder}: pass matching --features or drop it`,
+      );
+    }
+    modelName = model.meta.name;
+    encoderName = model.meta.encoder;
+    for (let start = 0; start < images.length; start += batchSize) {
+      const chunk = images.slice(start, start + batchSize);
+      const inputs = featureBatch(
+        reader,
+        chunk.map((image) => image.id),
+      );
+      const results = captionFeatures(model.decoder, model.vocabulary, inputs, { beam, alternatives: 0 });
+      disposeInputs(inputs);
+      for (const [i, image] of chunk.entries()) captions.set(image.id, results[i]!.caption);
+      options.onProgress?.(Math.min(start + batchSize, images.length), images.length);
+    }
+    reader.close();
+    model.decoder.dispose();
+  } else {
+    const captioner = await loadCaptioner({ modelDir: options.modelDir, batchSize });
+    modelName = captioner.modelName;
+    encoderName = captioner.encoder.name;
+    for (let start = 0; start < images.length; start += batchSize) {
+      const chunk = images.slice(start, start + batchSize);
+      const results = await captioner.caption(
+        chunk.map((image) => image.path),
+        { beam, alternatives: 0 },
+      );
+      for (const [i, image] of chunk.entries()) captions.set(image.id, results[i]!.caption);
+      options.onProgress?.(Math.min(start + batchSize, images.length), images.length);
+    }
+    captioner.dispose();
+  }
+  const references = new Map(images.map((image) => [image.id, image.captions]));
+  const report = await scoreCaptions(captions, references, { metrics: options.metrics });
+  return {
+    model: modelName,
+    encoder: encoderName,
+    split: options.split,
+    images: images.length,
+    beam,
+    metrics: report.corpus,
+    captions,
+    seconds: (performance.now() - started) / 1000,
+  };
+}

@@ -1,0 +1,158 @@
+import path from "node:path";
+import type { Vocabulary } from "../data/vocabulary.js";
+import { createDecoder } from "../decoders/factory.js";
+import { saveModel } from "../decoders/model-io.js";
+import type { CaptionDecoder } from "../decoders/types.js";
+import { openFeatureStore } from "../features/reader.js";
+import { captionFeatures } from "../generation/caption.js";
+import type { PreprocessSpec } from "../image/preprocess.js";
+import { initBackend } from "../tfjs/backend.js";
+import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
+import type { TrainConfig } from "./config.js";
+import { prepareTrainData } from "./prepare.js";
+import { runScst } from "./scst.js";
+import {
+  decoderConfigOf,
+  decoderShapeOf,
+  type TrainerParts,
+  type TrainResult,
+  trainCrossEntropy,
+} from "./trainer.js";
+import type { DecodeWords } from "./validate.js";
+import { startGradientWorkers } from "./workers.js";
+
+/** Captioning through generation/ (the only decoding code), reduced to the words. */
+export const decodeWords: DecodeWords = (decoder, vocabulary, inputs, options) =>
+  captionFeatures(decoder, vocabulary, inputs, { ...options, alternatives: 0 }).map(
+    (result) => result.tokens,
+  );
+
+/** Saves a servable model folder (model.json + float16 weights.bin) for a trained decoder. */
+export async function exportTrainedModel(
+  dir: string,
+  decoder: CaptionDecoder,
+  info: {
+    vocabulary: Vocabulary;
+    encoder: string;
+    preprocessing: PreprocessSpec;
+    metrics?: Record<string, unknown>;
+    training?: Record<string, unknown>;
+  },
+): Promise<void> {
+  await saveModel(dir, decoder, {
+    name: path.basename(path.resolve(dir)),
+    encoder: info.encoder,
+    vocabulary: info.vocabulary.toJSON(),
+    preprocessing: info.preprocessing,
+    metrics: info.metrics,
+    training: info.training,
+  });
+}
+
+export interface RunTrainingOptions {
+  outDir: string;
+  resume?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface RunTrainingResult extends TrainResult {
+  /** Folder of the exported best model (model.json + weights.bin). */
+  modelDir: string;
+}
+
+/**
+ * Everything `captionkit train` does: backend, data and feature caches, (workers), cross-entropy
+ * training with validation and checkpoints, the optional SCST stage, and the best model exported to
+ * <out>/model.
+ */
+export async function runTraining(
+  config: TrainConfig,
+  options: RunTrainingOptions,
+): Promise<RunTrainingResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  await initBackend("wasm");
+  applyWasmKernelFixes();
+  const dirs = typeof config.data.features === "string" ? [config.data.features] : config.data.features;
+  const open = (dir: string) => openFeatureStore(dir, { allowPartial: config.data.partialFeatures });
+  const data = await prepareTrainData(config, open, log);
+  const first = open(dirs[0]!);
+  const preprocessing: PreprocessSpec = {
+    size: first.manifest.inputSize,
+    normalization: first.manifest.normalization,
+    fit: "fill",
+  };
+  first.close();
+  const modelDir = path.join(options.outDir, "model");
+  const parts: TrainerParts = {
+    createDecoder,
+    decode: decodeWords,
+    exportModel: (dir, decoder, info) =>
+      exportTrainedModel(dir, decoder, {
+        vocabulary: info.vocabulary,
+        encoder: info.encoder,
+        preprocessing,
+        metrics: { val_greedy_subset: info.metrics },
+        training: { config: info.config },
+      }),
+  };
+  const workers =
+    config.workers > 1
+      ? await startGradientWorkers(config.workers, {
+          decoderConfig: decoderConfigOf(config),
+          shape: decoderShapeOf(data.reader, data.vocabulary),
+          seed: config.seed,
+          features: { kind: "dirs", dirs },
+          loss: config.optim,
+        })
+      : undefined;
+  let result: TrainResult;
+  try {
+    result = await trainCrossEntropy({
+      config,
+      data,
+      parts,
+      outDir: options.outDir,
+      resume: options.resume,
+      log,
+      workers,
+    });
+  } finally {
+    await workers?.close();
+  }
+  if (config.scst.enabled) {
+    await runScst({
+      config,
+      data,
+      decoder: result.decoder,
+      outDir: options.outDir,
+      log,
+      decode: decodeWords,
+    });
+  }
+  const best = result.history.find((record) => record.epoch === result.bestEpoch);
+  await exportTrainedModel(modelDir, result.decoder, {
+    vocabulary: data.vocabulary,
+    encoder: data.reader.encoder,
+    preprocessing,
+    metrics: best
+      ? {
+          val_greedy_subset: {
+            images: config.eval.valImages,
+            "BLEU-4": best.bleu4,
+            "CIDEr-D": best.ciderD,
+            valLoss: best.valLoss,
+          },
+        }
+      : {},
+    training: {
+      config,
+      steps: result.steps,
+      trainSeconds: Math.round(result.trainSeconds),
+      tokensPerSecond: Math.round(result.tokensPerSecond),
+      bestEpoch: result.bestEpoch + 1,
+      trainImages: data.train.length,
+    },
+  });
+  data.reader.close();
+  return { ...result, modelDir };
+}

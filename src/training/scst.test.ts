@@ -1,0 +1,69 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { encodeShapes, SHAPES_GRID, shapesDataset } from "../../test/fixtures/shapes.js";
+import { END_ID, Vocabulary } from "../data/vocabulary.js";
+import { createDecoder } from "../decoders/factory.js";
+import { initBackend } from "../tfjs/backend.js";
+import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
+import { disposeInputs, featureBatch } from "./batches.js";
+import { mergeTrainConfig } from "./config.js";
+import { memoryFeatureReader } from "./feature-sources.js";
+import { Rng } from "./rng.js";
+import { decodeWords } from "./run.js";
+import { runScst, sampleCaptions } from "./scst.js";
+
+describe("self-critical sequence training", () => {
+  beforeAll(async () => {
+    await initBackend("wasm");
+    applyWasmKernelFixes();
+  });
+
+  it("samples captions ending in <end> and runs SCST steps, keeping the better weights", async () => {
+    const train = shapesDataset(40, 31, "t");
+    const val = shapesDataset(10, 32, "v");
+    const features = new Map([...train, ...val].map((image) => [image.id, [encodeShapes(image.pixels)]]));
+    const reader = memoryFeatureReader("shapes", SHAPES_GRID, SHAPES_GRID[2], features);
+    const words = (images: typeof train) =>
+      images.map((image) => ({ id: image.id, captions: image.captions.map((c) => c.split(" ")) }));
+    const vocabulary = Vocabulary.build(
+      words(train).flatMap((image) => image.captions),
+      { minCount: 1 },
+    );
+    const config = mergeTrainConfig({
+      decoder: { kind: "transformer", layers: 1, modelDim: 16, heads: 2, feedForwardDim: 32, dropout: 0 },
+      eval: { valImages: 10 },
+      scst: { enabled: true, maxSteps: 3, batchSize: 8, learningRate: 1e-3, maxLength: 10 },
+    });
+    const decoder = createDecoder(
+      { ...config.decoder, kind: "transformer", maxLength: 22 } as Parameters<typeof createDecoder>[0],
+      { vocabSize: vocabulary.size, regions: 4, featureDim: SHAPES_GRID[2], pooledDim: SHAPES_GRID[2] },
+      3,
+    );
+    const inputs = featureBatch(reader, ["t0", "t1", "t2"]);
+    const samples = sampleCaptions(decoder, inputs, 10, new Rng(1));
+    disposeInputs(inputs);
+    expect(samples).toHaveLength(3);
+    for (const sample of samples) {
+      expect(sample.at(-1)).toBe(END_ID);
+      expect(sample.length).toBeLessThanOrEqual(11);
+    }
+    const outDir = mkdtempSync(path.join(os.tmpdir(), "ck-scst-"));
+    const record = await runScst({
+      config,
+      data: { vocabulary, reader, train: words(train), val: words(val) },
+      decoder,
+      outDir,
+      decode: decodeWords,
+      log: () => {},
+    });
+    expect(record?.stage).toBe("scst");
+    expect(record?.step).toBe(3);
+    expect(readFileSync(path.join(outDir, "log.jsonl"), "utf8")).toContain('"stage":"scst"');
+    for (const variable of decoder.variables.values()) {
+      expect(Number.isFinite(variable.sum().dataSync()[0])).toBe(true);
+    }
+    decoder.dispose();
+  });
+});

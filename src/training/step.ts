@@ -1,0 +1,52 @@
+import * as tf from "@tensorflow/tfjs";
+import type { CaptionDecoder, DecoderInputs } from "../decoders/types.js";
+import { disposeInputs, type TokenBatch } from "./batches.js";
+import { maskedCrossEntropy } from "./loss.js";
+
+export interface StepLossOptions {
+  labelSmoothing: number;
+  auxLossWeight: number;
+}
+
+export interface Gradients {
+  /** Mean loss per target token of the batch (cross-entropy + weighted aux loss). */
+  loss: number;
+  /** Gradients keyed by the decoder's stable variable names. */
+  grads: Map<string, tf.Tensor>;
+  tokens: number;
+}
+
+/**
+ * Teacher-forced forward + backward on one batch. Consumes (disposes) inputs and batch.
+ */
+export function computeGradients(
+  decoder: CaptionDecoder,
+  inputs: DecoderInputs,
+  batch: TokenBatch,
+  options: StepLossOptions,
+): Gradients {
+  const stableName = new Map<string, string>();
+  const list: tf.Variable[] = [];
+  for (const [name, variable] of decoder.variables) {
+    stableName.set(variable.name, name);
+    list.push(variable);
+  }
+  const { value, grads } = tf.variableGrads(() => {
+    const { logits, auxLoss } = decoder.forward(inputs, batch.inputs, true);
+    let loss = maskedCrossEntropy(logits, batch.targets, options.labelSmoothing);
+    if (auxLoss && options.auxLossWeight > 0) loss = loss.add(auxLoss.mul(options.auxLossWeight));
+    return loss;
+  }, list);
+  const loss = value.dataSync()[0] as number;
+  value.dispose();
+  disposeInputs(inputs);
+  batch.inputs.dispose();
+  batch.targets.dispose();
+  const named = new Map<string, tf.Tensor>();
+  for (const [tfName, grad] of Object.entries(grads)) named.set(stableName.get(tfName) ?? tfName, grad);
+  return { loss, grads: named, tokens: batch.tokenCount };
+}
+
+export function disposeGradients(grads: Map<string, tf.Tensor>): void {
+  for (const grad of grads.values()) grad.dispose();
+}
