@@ -10,11 +10,13 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { mulberry32 } from "../src/image/random.js";
+import { type FeatureCaptioner, loadFeatureCaptioner } from "../src/search/caption-model.js";
 import { openDatabase } from "../src/search/db/schema.js";
 import { PhotoStore } from "../src/search/db/store.js";
 import { encodeFloat16 } from "../src/search/float16.js";
 import { DEFAULT_EMBEDDING_DIR, loadEmbeddingWithId } from "../src/search/models.js";
 import { openPhotoSearch } from "../src/search/photo-search.js";
+import { quantizeRows } from "../src/search/quantize.js";
 import type { RankingMethod } from "../src/search/types.js";
 
 const { values: args } = parseArgs({
@@ -22,6 +24,8 @@ const { values: args } = parseArgs({
     images: { type: "string", default: "10000" },
     queries: { type: "string", default: "200" },
     "embedding-model": { type: "string", default: DEFAULT_EMBEDDING_DIR },
+    // generative re-ranking needs a caption model and a grid per image (about 90-110 KB each)
+    "caption-model": { type: "string" },
   },
 });
 const imageCount = Number(args.images);
@@ -71,6 +75,9 @@ const random = mulberry32(42);
 const pick = (list: string[]) => list[Math.floor(random() * list.length)]!;
 const sentence = () => `${pick(WHO)} ${pick(DOES)} ${pick(WHERE)}`;
 
+const captioner = args["caption-model"] ? await loadFeatureCaptioner(args["caption-model"]) : undefined;
+const gridBlob = captioner ? syntheticGrid(captioner) : undefined;
+
 const dir = await mkdtemp(path.join(os.tmpdir(), "captionkit-bench-search-"));
 const db = path.join(dir, "photos.sqlite");
 let t = Date.now();
@@ -89,20 +96,31 @@ store.db.transaction(() => {
     // a vector near the caption's own text embedding, like a trained model gives for a matching image
     const v = embedding.model.queryVector(caption)!.map((x) => x + (random() - 0.5) * 0.1);
     store.putEmbedding(id, embedding.id, encodeFloat16(v));
+    if (captioner && gridBlob) {
+      store.putFeatures(id, { encoder: captioner.encoder, pooled: gridBlob.pooled, grid: gridBlob.grid });
+    }
   }
   store.setMeta("embedding_model_dir", embedding.dir);
+  if (captioner) store.setMeta("caption_model_dir", captioner.dir);
 })();
 store.db.close();
 console.log(`built a ${imageCount}-image index (dim ${dim}) in ${Date.now() - t} ms`);
 
 t = performance.now();
-const photos = await openPhotoSearch(db);
+const photos = await openPhotoSearch(db, captioner ? { scorer: captioner } : {});
 await photos.search(sentence(), { method: "embedding" });
 console.log(`open + first embedding query: ${(performance.now() - t).toFixed(1)} ms`);
 
 const percentile = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
-for (const method of ["fts", "embedding", "fusion"] as RankingMethod[]) {
+const methods: RankingMethod[] = [
+  "fts",
+  "embedding",
+  "fusion",
+  ...(captioner ? (["generative"] as const) : []),
+];
+for (const method of methods) {
+  if (method === "generative") await photos.search(sentence(), { method }); // first call warms the decoder
   const times: number[] = [];
   for (let q = 0; q < queryCount; q++) {
     const query = sentence();
@@ -117,3 +135,10 @@ for (const method of ["fts", "embedding", "fusion"] as RankingMethod[]) {
 }
 photos.close();
 await rm(dir, { recursive: true, force: true });
+
+/** One random grid in the caption model's input shape, stored for every image (the values do not matter for timing). */
+function syntheticGrid(model: FeatureCaptioner): { pooled: Buffer; grid: Buffer } {
+  const { regions, featureDim, pooledDim } = model.shape;
+  const grid = Float32Array.from({ length: regions * featureDim }, () => random() * 6);
+  return { pooled: encodeFloat16(new Float32Array(pooledDim).fill(0.5)), grid: quantizeRows(grid, regions) };
+}

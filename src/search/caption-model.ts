@@ -21,6 +21,8 @@ export interface FeatureCaptioner extends CaptionScorer {
   readonly name: string;
   /** Folder the model was loaded from. */
   readonly dir: string;
+  /** Grid regions, channels and pooled width the decoder reads. */
+  readonly shape: { regions: number; featureDim: number; pooledDim: number };
   caption(features: readonly ImageFeatures[]): Promise<CaptionResult[]>;
 }
 
@@ -54,6 +56,10 @@ class DecoderCaptioner implements FeatureCaptioner {
     readonly decoder: CaptionDecoder,
     private readonly vocabulary: Vocabulary,
   ) {}
+
+  get shape(): { regions: number; featureDim: number; pooledDim: number } {
+    return this.decoder.shape;
+  }
 
   async caption(features: readonly ImageFeatures[]): Promise<CaptionResult[]> {
     if (features.length === 0) return [];

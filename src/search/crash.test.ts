@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "./db/schema.js";
 import { PhotoStore } from "./db/store.js";
@@ -17,14 +19,13 @@ describe("a killed index run", () => {
       await writeColourImage(path.join(dir, `img${i}.png`), COLOURS[names[i % names.length]!]!);
     }
     // distinct content per file, so nothing is reused by hash
-    const sharp = (await import("sharp")).default;
     for (let i = 0; i < 10; i++) {
       const file = path.join(dir, `img${i}.png`);
       const buf = await sharp(file)
         .modulate({ brightness: 1 + i / 100 })
         .png()
         .toBuffer();
-      await (await import("node:fs/promises")).writeFile(file, buf);
+      await writeFile(file, buf);
     }
     const db = path.join(dir, "photos.sqlite");
     const proc = spawn(process.execPath, ["--import", "tsx", child, dir, db], {

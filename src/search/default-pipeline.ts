@@ -21,6 +21,8 @@ export class DefaultPipeline implements IndexPipeline {
   constructor(
     private readonly captioner: FeatureCaptioner,
     private readonly embedding: LoadedEmbedding | undefined,
+    /** Encoder factory (tests pass fakes). */
+    private readonly makeEncoder: (name: string) => Promise<Encoder> = (name) => createEncoder(name),
   ) {
     this.captionModel = captioner.name;
     this.captionModelDir = captioner.dir;
@@ -38,7 +40,7 @@ export class DefaultPipeline implements IndexPipeline {
     ];
     const parts = new Map<string, Encoder>();
     try {
-      for (const name of names) parts.set(name, await createEncoder(name));
+      for (const name of names) parts.set(name, await this.makeEncoder(name));
     } catch (error) {
       for (const e of parts.values()) e.dispose();
       throw error;

@@ -22,7 +22,7 @@ export interface RetrievalSet {
 export interface RetrievalEvalOptions {
   methods: RankingMethod[];
   embedding?: JointEmbedding;
-  /** Candidates from fusion that generative ranking re-scores per query. Default 50. */
+  /** Shortlist (embedding, else fts) that generative ranking re-scores per query. Default 50. */
   generativeCandidates?: number;
   log?: (line: string) => void;
 }
@@ -52,14 +52,11 @@ export async function evaluateRetrievalSet(
     if (method === "embedding") sim = embeddingMatrix(set, queries, requireEmbedding(options.embedding));
     else if (method === "fts") sim = ftsMatrix(set, queries);
     else if (method === "fusion") sim = fuseMatrices([await matrix("embedding"), await matrix("fts")], n);
-    else
-      sim = await generativeMatrix(
-        set,
-        queries,
-        await matrix("fusion"),
-        options.generativeCandidates ?? 50,
-        log,
-      );
+    else {
+      // the same shortlist as search: the embedding's top candidates (BM25's without an embedding)
+      const pool = await matrix(options.embedding ? "embedding" : "fts");
+      sim = await generativeMatrix(set, queries, pool, options.generativeCandidates ?? 50, log);
+    }
     cache.set(method, sim);
     return sim;
   };
@@ -140,13 +137,14 @@ export function fuseMatrices(matrices: Float32Array[], n: number, k0 = 60): Floa
 }
 
 /**
- * Generative ranking re-scores each query's top candidates from fusion with log p(query | image);
- * the rest keep fusion's order below them (an offset keeps every candidate above every non-candidate).
+ * Generative ranking re-scores each query's top candidates from the shortlist method with
+ * log p(query | image); the rest keep the shortlist's order below them (an offset keeps every
+ * candidate above every non-candidate).
  */
 async function generativeMatrix(
   set: RetrievalSet,
   queries: string[],
-  fusion: Float32Array,
+  pool: Float32Array,
   candidates: number,
   log: (line: string) => void,
 ): Promise<Float32Array> {
@@ -155,7 +153,7 @@ async function generativeMatrix(
   const sim = new Float32Array(queries.length * n);
   const started = Date.now();
   for (let q = 0; q < queries.length; q++) {
-    const row = fusion.subarray(q * n, (q + 1) * n);
+    const row = pool.subarray(q * n, (q + 1) * n);
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => row[b]! - row[a]!);
     const top = order.slice(0, candidates);
     const scores = await set.scoreText(queries[q]!, top);

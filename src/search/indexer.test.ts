@@ -1,4 +1,4 @@
-import { rename, rm, utimes } from "node:fs/promises";
+import { mkdir, rename, rm, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "./db/schema.js";
@@ -64,7 +64,6 @@ describe("indexFolder", () => {
     const store = new PhotoStore(openDatabase(path.join(dir, "photos.sqlite")));
     await indexFolder(store, dir, new ColourPipeline());
     await rename(path.join(dir, "red.png"), path.join(dir, "crimson.png"));
-    const { writeFile } = await import("node:fs/promises");
     await writeFile(path.join(dir, "broken.jpg"), "not an image");
     const errors: string[] = [];
     const pipeline = new ColourPipeline();
@@ -80,7 +79,6 @@ describe("indexFolder", () => {
 
   it("keeps subfolders out unless recursive", async () => {
     const dir = await colourFolder(["red"]);
-    const { mkdir } = await import("node:fs/promises");
     await mkdir(path.join(dir, "sub"));
     await writeColourImage(path.join(dir, "sub", "green.png"), COLOURS.green!);
     const store = new PhotoStore(openDatabase(path.join(dir, "photos.sqlite")));

@@ -95,7 +95,11 @@ export function register(program: Command): void {
     .option("--methods <list>", `comma-separated: ${RANKING_METHODS.join(",")}`, RANKING_METHODS.join(","))
     .option("--embedding-model <dir>", "joint-embedding model folder", DEFAULT_EMBEDDING_DIR)
     .option("--model <dir>", "caption model folder (fts, fusion, generative); default: the shipped model")
-    .option("--generative-candidates <n>", "fusion candidates generative ranking re-scores per query", "50")
+    .option(
+      "--generative-candidates <n>",
+      "shortlist (embedding top) generative ranking re-scores per query",
+      "50",
+    )
     .option("--captions-per-image <n>", "queries per image: the first N human captions (default all)")
     .option("--format <format>", "text (a Markdown table) or json", "text")
     .option("--out <file>", "also write the JSON results to this file")

@@ -1,0 +1,79 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Vocabulary } from "../data/vocabulary.js";
+import { createDecoder } from "../decoders/factory.js";
+import { saveModel } from "../decoders/model-io.js";
+import { initBackend } from "../tfjs/backend.js";
+import { type FeatureCaptioner, loadFeatureCaptioner } from "./caption-model.js";
+import { openDatabase } from "./db/schema.js";
+import { PhotoStore } from "./db/store.js";
+import { indexFolder } from "./indexer.js";
+import { openPhotoSearch } from "./photo-search.js";
+import type { ImageFeatures } from "./pipeline.js";
+import { COLOURS, ColourPipeline, tempDir, writeColourImage } from "./test-fixtures.js";
+
+/** A random 8-unit attention decoder over the colour fixture's 4 x 3 grids: wiring, not quality. */
+async function tinyCaptioner(dir: string): Promise<FeatureCaptioner> {
+  const vocabulary = Vocabulary.build([["a", "red", "green", "blue", "yellow", "square"]], { minCount: 1 });
+  const decoder = createDecoder(
+    { kind: "show-attend-tell", embedDim: 8, hiddenDim: 8, attentionDim: 8, dropout: 0 },
+    { vocabSize: vocabulary.size, regions: 4, featureDim: 3, pooledDim: 3 },
+    5,
+  );
+  await saveModel(dir, decoder, {
+    name: "tiny-colour",
+    encoder: "colour",
+    vocabulary: vocabulary.toJSON(),
+    preprocessing: { size: 32, normalization: { mean: [0, 0, 0], std: [1, 1, 1] }, fit: "fill" },
+  });
+  decoder.dispose();
+  return loadFeatureCaptioner(dir);
+}
+
+describe("caption model for the index and generative ranking", () => {
+  beforeAll(async () => {
+    await initBackend("wasm");
+  });
+
+  it("captions from features, and generative search over stored 8-bit grids matches the float scores", async () => {
+    const dir = await tempDir();
+    for (const [name, rgb] of Object.entries(COLOURS))
+      await writeColourImage(path.join(dir, `${name}.png`), rgb);
+    const captioner = await tinyCaptioner(path.join(dir, "model"));
+    const pipeline = new ColourPipeline();
+    const [processed] = await pipeline.process([
+      {
+        path: "x",
+        bytes: await readFile(path.join(dir, "red.png")),
+      },
+    ]);
+    const features = (processed as { features: ImageFeatures[] }).features;
+    const [caption] = await captioner.caption(features);
+    expect(caption!.caption).toMatch(/^[A-Z].*\.$/);
+    expect(caption!.confidence).toBeGreaterThan(0);
+
+    // batching over images does not change a score
+    const both = await captioner.score("a red square", [features[0]!, features[0]!]);
+    const one = await captioner.score("a red square", [features[0]!]);
+    expect(both[0]).toBeCloseTo(one[0]!, 5);
+    expect(both[1]).toBeCloseTo(one[0]!, 5);
+
+    const db = path.join(dir, "photos.sqlite");
+    const store = new PhotoStore(openDatabase(db));
+    await indexFolder(store, dir, new ColourPipeline());
+    store.db.close();
+    const photos = await openPhotoSearch(db, { scorer: captioner, embeddingModel: path.join(dir, "none") });
+    const results = await photos.search("a red square", { method: "generative", k: 4 });
+    expect(results).toHaveLength(4);
+    for (const r of results) {
+      const fresh = await pipeline.process([{ path: r.image, bytes: await readFile(r.image) }]);
+      const [expected] = await captioner.score(
+        "a red square",
+        (fresh[0] as { features: ImageFeatures[] }).features,
+      );
+      expect(r.score).toBeCloseTo(expected!, 2);
+    }
+    photos.close();
+  });
+});
