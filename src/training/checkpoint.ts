@@ -151,7 +151,8 @@ export function assignWeights(
 ): void {
   for (const [name, variable] of buffers) {
     const data = weights.get(`#${name}`);
-    if (data && data.length === variable.size) tf.tidy(() => variable.assign(tf.tensor(data, variable.shape, "float32")));
+    if (data && data.length === variable.size)
+      tf.tidy(() => variable.assign(tf.tensor(data, variable.shape, "float32")));
   }
   for (const [name, variable] of variables) {
     const data = weights.get(name);

@@ -136,6 +136,8 @@ export const trainConfigSchema = z
     seed: z.number().int().default(1),
     /** Output folder for checkpoints, log and curve (CLI --out overrides). */
     out: z.string().default("runs/train"),
+    /** Start from the weights of this checkpoint (e.g. another run's best.ckpt) instead of random ones; the optimizer starts fresh. */
+    initFrom: z.string().optional(),
     /** Data-parallel worker threads (1 = train in the main thread). */
     workers: z.number().int().positive().max(8).default(1),
     /** Print a progress line (step, loss, tokens/s) every this many steps to stderr (0 = never). */

@@ -26,7 +26,7 @@ export function decoderFromCheckpoint(file: string): {
 export async function exportCheckpoint(
   file: string,
   outDir: string,
-  extra: { metrics?: Record<string, unknown>; training?: Record<string, unknown> } = {},
+  extra: { name?: string; metrics?: Record<string, unknown>; training?: Record<string, unknown> } = {},
 ): Promise<void> {
   const { decoder, vocabulary, manifest } = decoderFromCheckpoint(file);
   const dirs =
@@ -44,6 +44,7 @@ export async function exportCheckpoint(
     vocabulary,
     encoder: manifest.encoder,
     preprocessing,
+    name: extra.name,
     metrics: extra.metrics,
     training: {
       config: manifest.config,

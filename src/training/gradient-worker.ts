@@ -41,7 +41,9 @@ parentPort?.on("message", (request: WorkerRequest) => {
     const variable = decoder.variables.get(name)!;
     // tidy: assign() keeps its own reference, the temporary tensor must still be released (a leak of
     // one model copy per step otherwise exhausts the wasm heap after ~100 steps).
-    tf.tidy(() => variable.assign(tf.tensor(request.weights.subarray(offset, offset + variable.size), variable.shape)));
+    tf.tidy(() =>
+      variable.assign(tf.tensor(request.weights.subarray(offset, offset + variable.size), variable.shape)),
+    );
     offset += variable.size;
   }
   if (counter.dropoutCalls !== undefined) counter.dropoutCalls = request.dropoutCalls;

@@ -49,8 +49,14 @@ export class Adam {
     private readonly options: AdamOptions,
   ) {
     for (const [name, variable] of variables) {
-      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
-      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
+      this.m.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
+      );
+      this.v.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
+      );
     }
   }
 

@@ -37,10 +37,12 @@ export async function exportTrainedModel(
     preprocessing: PreprocessSpec;
     metrics?: Record<string, unknown>;
     training?: Record<string, unknown>;
+    /** Model name in model.json; default: the folder's name. */
+    name?: string;
   },
 ): Promise<void> {
   await saveModel(dir, decoder, {
-    name: path.basename(path.resolve(dir)),
+    name: info.name ?? path.basename(path.resolve(dir)),
     encoder: info.encoder,
     vocabulary: info.vocabulary.toJSON(),
     preprocessing: info.preprocessing,

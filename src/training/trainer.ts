@@ -150,8 +150,12 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
     log(
       `resumed from ${lastFile} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`,
     );
-  } else if (existsSync(logFile)) {
-    writeFileSync(logFile, "");
+  } else {
+    if (existsSync(logFile)) writeFileSync(logFile, "");
+    if (config.initFrom) {
+      assignWeights(decoder.variables, loadCheckpoint(config.initFrom).weights, decoder.buffers);
+      log(`initialised the decoder from ${config.initFrom}`);
+    }
   }
 
   const examples = buildExamples(data.train, data.vocabulary);
