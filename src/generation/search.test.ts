@@ -229,17 +229,20 @@ describe("generation with real decoders", () => {
     }
   });
 
-  it.each(configs)("$kind: captionLogProbs of a generated caption equals its search log-probability", (config) => {
-    const decoder = createDecoder(config, shape, 6);
-    const x = inputs(3, 7);
-    const greedy = greedySearch(decoder, x, { maxLength: 6 });
-    const words = greedy.map((h) => h.tokens.slice(0, -1)); // without <end>
-    const scored = captionLogProbs(decoder, x, words);
-    greedy.forEach((h, i) => {
-      expect(scored[i]).toBeCloseTo(h.logProb / h.tokens.length, 4);
-    });
-    decoder.dispose();
-  });
+  it.each(configs)(
+    "$kind: captionLogProbs of a generated caption equals its search log-probability",
+    (config) => {
+      const decoder = createDecoder(config, shape, 6);
+      const x = inputs(3, 7);
+      const greedy = greedySearch(decoder, x, { maxLength: 6 });
+      const words = greedy.map((h) => h.tokens.slice(0, -1)); // without <end>
+      const scored = captionLogProbs(decoder, x, words);
+      greedy.forEach((h, i) => {
+        expect(scored[i]).toBeCloseTo(h.logProb / h.tokens.length, 4);
+      });
+      decoder.dispose();
+    },
+  );
 
   it("returns sentences, confidences and per-word attention maps (Show-Attend-Tell)", () => {
     const decoder = createDecoder(configs[0] as DecoderConfig, shape, 2);
