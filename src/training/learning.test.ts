@@ -2,15 +2,13 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { encodeShapes, SHAPES_GRID, shapesDataset } from "../../test/fixtures/shapes.js";
-import { Vocabulary } from "../data/vocabulary.js";
+import { shapesDataset, shapesTrainData } from "../../test/fixtures/shapes.js";
 import { createDecoder } from "../decoders/factory.js";
 import { bleu } from "../metrics/bleu.js";
 import { initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import { disposeInputs, featureBatch } from "./batches.js";
 import { mergeTrainConfig } from "./config.js";
-import { memoryFeatureReader } from "./feature-sources.js";
 import { decodeWords } from "./run.js";
 import { trainCrossEntropy } from "./trainer.js";
 
@@ -28,14 +26,8 @@ describe("learning on synthetic shapes", () => {
   it("captions held-out images with BLEU-4 >= 0.8", async () => {
     const train = shapesDataset(360, 21, "train");
     const test = shapesDataset(40, 22, "test");
-    const features = new Map([...train, ...test].map((image) => [image.id, [encodeShapes(image.pixels)]]));
-    const reader = memoryFeatureReader("shapes", SHAPES_GRID, SHAPES_GRID[2], features);
-    const words = (images: typeof train) =>
-      images.map((image) => ({ id: image.id, captions: image.captions.map((c) => c.split(" ")) }));
-    const vocabulary = Vocabulary.build(
-      words(train).flatMap((image) => image.captions),
-      { minCount: 1 },
-    );
+    const data = shapesTrainData(train, test);
+    const { vocabulary, reader } = data;
     const config = mergeTrainConfig({
       decoder: { kind: "transformer", layers: 1, modelDim: 64, heads: 2, feedForwardDim: 128, dropout: 0 },
       optim: { batchSize: 48, epochs: 14, learningRate: 4e-3, warmupSteps: 15, bucketBatches: 1 },
@@ -45,7 +37,7 @@ describe("learning on synthetic shapes", () => {
     const started = Date.now();
     const result = await trainCrossEntropy({
       config,
-      data: { vocabulary, reader, train: words(train), val: words(test) },
+      data,
       parts: { createDecoder, decode: decodeWords },
       outDir: mkdtempSync(path.join(os.tmpdir(), "ck-shapes-")),
       log: () => {},

@@ -2,14 +2,13 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { encodeShapes, SHAPES_GRID, shapesDataset } from "../../test/fixtures/shapes.js";
-import { END_ID, Vocabulary } from "../data/vocabulary.js";
+import { SHAPES_GRID, shapesDataset, shapesTrainData } from "../../test/fixtures/shapes.js";
+import { END_ID } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
 import { initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import { disposeInputs, featureBatch } from "./batches.js";
 import { mergeTrainConfig } from "./config.js";
-import { memoryFeatureReader } from "./feature-sources.js";
 import { Rng } from "./rng.js";
 import { decodeWords } from "./run.js";
 import { runScst, sampleCaptions } from "./scst.js";
@@ -23,14 +22,8 @@ describe("self-critical sequence training", () => {
   it("samples captions ending in <end> and runs SCST steps, keeping the better weights", async () => {
     const train = shapesDataset(40, 31, "t");
     const val = shapesDataset(10, 32, "v");
-    const features = new Map([...train, ...val].map((image) => [image.id, [encodeShapes(image.pixels)]]));
-    const reader = memoryFeatureReader("shapes", SHAPES_GRID, SHAPES_GRID[2], features);
-    const words = (images: typeof train) =>
-      images.map((image) => ({ id: image.id, captions: image.captions.map((c) => c.split(" ")) }));
-    const vocabulary = Vocabulary.build(
-      words(train).flatMap((image) => image.captions),
-      { minCount: 1 },
-    );
+    const data = shapesTrainData(train, val);
+    const { vocabulary, reader } = data;
     const config = mergeTrainConfig({
       decoder: { kind: "transformer", layers: 1, modelDim: 16, heads: 2, feedForwardDim: 32, dropout: 0 },
       eval: { valImages: 10 },
@@ -52,7 +45,7 @@ describe("self-critical sequence training", () => {
     const outDir = mkdtempSync(path.join(os.tmpdir(), "ck-scst-"));
     const record = await runScst({
       config,
-      data: { vocabulary, reader, train: words(train), val: words(val) },
+      data,
       decoder,
       outDir,
       decode: decodeWords,

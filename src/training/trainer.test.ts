@@ -2,29 +2,19 @@ import { existsSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { encodeShapes, SHAPES_GRID, shapesDataset } from "../../test/fixtures/shapes.js";
-import { Vocabulary } from "../data/vocabulary.js";
+import { shapesDataset, shapesTrainData } from "../../test/fixtures/shapes.js";
 import { createDecoder } from "../decoders/factory.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import { loadCheckpoint } from "./checkpoint.js";
 import { mergeTrainConfig } from "./config.js";
-import { memoryFeatureReader } from "./feature-sources.js";
 import { maskedCrossEntropy } from "./loss.js";
 import { type TrainData, trainCrossEntropy } from "./trainer.js";
 
 function shapesData(): TrainData {
   const train = shapesDataset(60, 11, "t");
   const val = shapesDataset(10, 12, "v");
-  const features = new Map([...train, ...val].map((image) => [image.id, [encodeShapes(image.pixels)]]));
-  const reader = memoryFeatureReader("shapes", SHAPES_GRID, SHAPES_GRID[2], features);
-  const words = (images: typeof train) =>
-    images.map((image) => ({ id: image.id, captions: image.captions.map((c) => c.split(" ")) }));
-  const vocabulary = Vocabulary.build(
-    words(train).flatMap((image) => image.captions),
-    { minCount: 1 },
-  );
-  return { vocabulary, reader, train: words(train), val: words(val) };
+  return shapesTrainData(train, val);
 }
 
 const config = mergeTrainConfig({
