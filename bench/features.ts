@@ -1,9 +1,13 @@
 /**
  * Feature extraction throughput, decode included: images/s for Flickr8k train+val with each encoder,
- * 1 vs 2 worker threads, and the process's peak RSS (worker threads share the process).
+ * runtime (onnxruntime / tfjs wasm) and parallel layout, and the process's peak RSS (worker threads
+ * share the process).
  *
- *   npx tsx bench/features.ts [--limit N] [--encoders a,b] [--workers 1,2] [--chunk-size N]
+ *   npx tsx bench/features.ts [--limit N] [--encoders a,b] [--runtime onnx,tfjs] [--workers 1,2]
+ *                             [--threads 2] [--chunk-size N]
  *
+ * `--workers 0` runs one encoder on the main thread with `--threads` onnxruntime threads (each
+ * value of --threads is one row); worker threads always use one onnxruntime thread each.
  * "images/s" is end to end (worker start-up and model loading included); "steady" counts from the
  * first finished batch, i.e. the rate a long run settles at.
  *
@@ -14,13 +18,16 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { loadDataset } from "../src/data/load.js";
+import type { EncoderRuntime } from "../src/encoders/registry.js";
 import { extractFeatures } from "../src/features/extract.js";
 
 const { values } = parseArgs({
   options: {
     limit: { type: "string", default: "0" },
     encoders: { type: "string", default: "mobilenet_v2_mid,centernet_224" },
+    runtime: { type: "string", default: "onnx" },
     workers: { type: "string", default: "1,2" },
+    threads: { type: "string", default: "2" },
     // small chunks keep both workers busy to the end of a short run (7,000 images / 256 is fine too)
     "chunk-size": { type: "string", default: "64" },
   },
@@ -36,32 +43,46 @@ const images = dataset.images
 console.log(
   `images: ${images.length} (Flickr8k train+val${limit > 0 ? `, first ${limit}` : ""}), cores: ${os.availableParallelism()}, load average ${os.loadavg()[0]!.toFixed(1)}`,
 );
-console.log("| encoder | workers | images/s | steady images/s | seconds | peak RSS (MB) |");
-console.log("| --- | --- | --- | --- | --- | --- |");
+console.log(
+  "| encoder | runtime | workers | onnx threads | images/s | steady images/s | seconds | peak RSS (MB) |",
+);
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+const layouts = values.workers.split(",").flatMap((w) => {
+  const workers = Number(w);
+  // workers use one onnxruntime thread each; only the inline encoder takes --threads
+  return workers === 0
+    ? values.threads.split(",").map((t) => ({ workers, threads: Number(t) }))
+    : [{ workers, threads: 1 }];
+});
 for (const encoder of values.encoders.split(",")) {
-  for (const workers of values.workers.split(",").map(Number)) {
-    const out = await mkdtemp(path.join(os.tmpdir(), "captionkit-bench-features-"));
-    const start = performance.now();
-    let first: { at: number; done: number } | undefined;
-    await extractFeatures({
-      images,
-      encoder,
-      out,
-      dataset: { source: datasetFile, split: "bench" },
-      workers,
-      chunkSize: Number(values["chunk-size"]),
-      onProgress: (done) => {
-        if (done > 0 && !first) first = { at: performance.now(), done };
-      },
-    });
-    const end = performance.now();
-    const seconds = (end - start) / 1000;
-    const steady = first ? (images.length - first.done) / ((end - first.at) / 1000) : Number.NaN;
-    // maxRSS is the process peak so far (KB); runs go from small to large worker counts
-    const rss = process.resourceUsage().maxRSS / 1024;
-    console.log(
-      `| ${encoder} | ${workers} | ${(images.length / seconds).toFixed(1)} | ${steady.toFixed(1)} | ${seconds.toFixed(1)} | ${rss.toFixed(0)} |`,
-    );
-    await rm(out, { recursive: true, force: true });
+  for (const runtime of values.runtime.split(",") as EncoderRuntime[]) {
+    for (const { workers, threads } of layouts) {
+      const out = await mkdtemp(path.join(os.tmpdir(), "captionkit-bench-features-"));
+      const start = performance.now();
+      let first: { at: number; done: number } | undefined;
+      await extractFeatures({
+        images,
+        encoder,
+        runtime,
+        out,
+        dataset: { source: datasetFile, split: "bench" },
+        workers,
+        threads,
+        chunkSize: Number(values["chunk-size"]),
+        onProgress: (done) => {
+          if (done > 0 && !first) first = { at: performance.now(), done };
+        },
+      });
+      const end = performance.now();
+      const seconds = (end - start) / 1000;
+      const steady = first ? (images.length - first.done) / ((end - first.at) / 1000) : Number.NaN;
+      // maxRSS is the process peak so far (KB), so it only grows across rows
+      const rss = process.resourceUsage().maxRSS / 1024;
+      const threadCol = runtime === "tfjs" ? "-" : String(threads);
+      console.log(
+        `| ${encoder} | ${runtime} | ${workers} | ${threadCol} | ${(images.length / seconds).toFixed(1)} | ${steady.toFixed(1)} | ${seconds.toFixed(1)} | ${rss.toFixed(0)} |`,
+      );
+      await rm(out, { recursive: true, force: true });
+    }
   }
 }

@@ -1,14 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tf } from "../tfjs/backend.js";
-import { createEncoder, encoderNames } from "./registry.js";
+import { createEncoder, type EncoderRuntime, encoderNames } from "./registry.js";
 import { encoderContract, syntheticBatch } from "./test-utils/contract.js";
 import type { Encoder } from "./types.js";
 
-for (const name of ["mobilenet_v2_mid", "centernet_224", "mobilenet_v2_mid+centernet_224"]) {
-  describe(`encoder ${name}`, () => {
+// default runtime (onnx) for every name; tfjs for one, to keep that runtime under the contract too
+for (const [name, runtime] of [
+  ["mobilenet_v2_mid", "onnx"],
+  ["centernet_224", "onnx"],
+  ["mobilenet_v2_mid+centernet_224", "onnx"],
+  ["centernet_224", "tfjs"],
+] as const) {
+  describe(`encoder ${name} (${runtime})`, () => {
     let encoder: Encoder;
     beforeAll(async () => {
-      encoder = await createEncoder(name);
+      encoder = await createEncoder(name, { runtime });
     });
     afterAll(() => encoder.dispose());
     encoderContract(() => encoder, { tolerance: 1e-3 });
@@ -50,12 +56,15 @@ describe("built-in encoder details", () => {
     }
   });
 
-  it("frees every tensor on dispose", async () => {
+  it("frees every tensor on dispose (tfjs), holds none after conversion (onnx)", async () => {
     const before = tf.memory().numTensors;
-    const enc = await createEncoder("centernet_224");
+    const enc = await createEncoder("centernet_224", { runtime: "tfjs" });
     expect(tf.memory().numTensors).toBeGreaterThan(before);
     enc.dispose();
     expect(tf.memory().numTensors).toBe(before);
+    const onnx = await createEncoder("centernet_224");
+    expect(tf.memory().numTensors).toBe(before);
+    onnx.dispose();
   });
 
   it("rejects an unknown name with the list of valid ones", async () => {
@@ -64,5 +73,8 @@ describe("built-in encoder details", () => {
       /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224/,
     );
     await expect(createEncoder("onnx:")).rejects.toThrow(/names no folder/);
+    await expect(
+      createEncoder("centernet_224", { runtime: "torch" as unknown as EncoderRuntime }),
+    ).rejects.toThrow(/unknown encoder runtime "torch"; valid runtimes: onnx, tfjs/);
   });
 });

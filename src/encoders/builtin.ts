@@ -1,8 +1,8 @@
 import path from "node:path";
 import {
   freeInputShape,
-  loadGraphModelFromFile,
-  loadNsfwjsModel,
+  loadArtifactsFromFile,
+  loadNsfwjsArtifacts,
   resolvePackageFile,
 } from "./model-loader.js";
 import type { TfjsEncoderSpec } from "./tfjs-encoder.js";
@@ -24,8 +24,10 @@ export const mobilenetV2Mid: TfjsEncoderSpec = {
   gridNode: `${NSFW_PREFIX}/MobilenetV2/Conv_1/Relu6`,
   pooledNode: `${NSFW_PREFIX}/feature_vector/SpatialSqueeze`,
   maxBatch: 8,
-  load: () =>
-    loadNsfwjsModel(path.dirname(resolvePackageFile("nsfwjs", "dist/models/mobilenet_v2_mid/model.min.js"))),
+  artifacts: () =>
+    loadNsfwjsArtifacts(
+      path.dirname(resolvePackageFile("nsfwjs", "dist/models/mobilenet_v2_mid/model.min.js")),
+    ),
 };
 
 /**
@@ -43,13 +45,13 @@ export const centernet224: TfjsEncoderSpec = {
   pooledSize: 480,
   gridNode: "tower_0/extern1/hard_swish/mul_1",
   maxBatch: 8,
-  load: () =>
-    loadGraphModelFromFile(resolvePackageFile("@vladmandic/human", "models/centernet.json"), (json) =>
+  artifacts: () =>
+    loadArtifactsFromFile(resolvePackageFile("@vladmandic/human", "models/centernet.json"), (json) =>
       freeInputShape(json, "tower_0/images"),
     ),
 };
 
-/** Built-in tfjs encoders by registry name. */
+/** Built-in encoders by registry name (tfjs graphs, run by tfjs or converted to ONNX at load). */
 export const builtinEncoders: Readonly<Record<string, TfjsEncoderSpec>> = Object.freeze({
   [mobilenetV2Mid.name]: mobilenetV2Mid,
   [centernet224.name]: centernet224,

@@ -3,7 +3,9 @@ export { ConcatEncoder, renormalize } from "./concat-encoder.js";
 export {
   diskIOHandler,
   freeInputShape,
+  loadArtifactsFromFile,
   loadGraphModelFromFile,
+  loadNsfwjsArtifacts,
   loadNsfwjsModel,
   resolvePackageFile,
 } from "./model-loader.js";
@@ -13,6 +15,15 @@ export {
   type OnnxEncoderConfig,
   onnxEncoderConfigSchema,
 } from "./onnx-encoder.js";
-export { type CreateEncoderOptions, createEncoder, encoderNames } from "./registry.js";
+export { OnnxGraphEncoder, type OnnxGraphEncoderOptions } from "./onnx-graph-encoder.js";
+export {
+  type CreateEncoderOptions,
+  createEncoder,
+  DEFAULT_ENCODER_RUNTIME,
+  ENCODER_RUNTIMES,
+  type EncoderRuntime,
+  encoderNames,
+} from "./registry.js";
 export { type TfjsEncoderSpec, TfjsGraphEncoder } from "./tfjs-encoder.js";
+export { type TfjsToOnnxOptions, tfjsGraphToOnnx } from "./tfjs-to-onnx.js";
 export type { EncodedBatch, Encoder, Normalization } from "./types.js";

@@ -68,14 +68,25 @@ export function diskIOHandler(
   };
 }
 
+/**
+ * Reads a standard model.json + binary shard files from a folder on disk: the artifacts a GraphModel
+ * is built from (tfjs runtime) or converted to ONNX from (see tfjs-to-onnx.ts).
+ */
+export async function loadArtifactsFromFile(
+  jsonPath: string,
+  patch?: (json: ModelJson) => void,
+): Promise<tf.io.ModelArtifacts> {
+  const json = JSON.parse(await readFile(jsonPath, "utf8")) as ModelJson;
+  const dir = path.dirname(jsonPath);
+  return diskIOHandler(json, (shard) => readFile(path.join(dir, shard)), patch).load!();
+}
+
 /** Loads a standard model.json + binary shard files from a folder on disk. */
 export async function loadGraphModelFromFile(
   jsonPath: string,
   patch?: (json: ModelJson) => void,
 ): Promise<tf.GraphModel> {
-  const json = JSON.parse(await readFile(jsonPath, "utf8")) as ModelJson;
-  const dir = path.dirname(jsonPath);
-  return tf.loadGraphModel(diskIOHandler(json, (shard) => readFile(path.join(dir, shard)), patch));
+  return tf.loadGraphModel(tf.io.fromMemory(await loadArtifactsFromFile(jsonPath, patch)));
 }
 
 /**
@@ -83,16 +94,19 @@ export async function loadGraphModelFromFile(
  * group1-shardNofM.min.js exports that shard's bytes as a base64 string. require() evaluates them from
  * node_modules without any network access.
  */
-export async function loadNsfwjsModel(modelDir: string): Promise<tf.GraphModel> {
+export async function loadNsfwjsArtifacts(modelDir: string): Promise<tf.io.ModelArtifacts> {
   const json = require(path.join(modelDir, "model.min.js")) as ModelJson;
   // Clone: require() caches the module object and the patch/load must not leak across instances.
   const copy = structuredClone(json);
-  return tf.loadGraphModel(
-    diskIOHandler(copy, async (shard) => {
-      const b64 = require(path.join(modelDir, `${shard}.min.js`)) as string;
-      return Buffer.from(b64, "base64");
-    }),
-  );
+  return diskIOHandler(copy, async (shard) => {
+    const b64 = require(path.join(modelDir, `${shard}.min.js`)) as string;
+    return Buffer.from(b64, "base64");
+  }).load!();
+}
+
+/** An nsfwjs model as a tfjs GraphModel (see loadNsfwjsArtifacts). */
+export async function loadNsfwjsModel(modelDir: string): Promise<tf.GraphModel> {
+  return tf.loadGraphModel(tf.io.fromMemory(await loadNsfwjsArtifacts(modelDir)));
 }
 
 /**

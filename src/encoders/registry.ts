@@ -1,11 +1,20 @@
 import { builtinEncoders } from "./builtin.js";
 import { ConcatEncoder } from "./concat-encoder.js";
 import { OnnxEncoder } from "./onnx-encoder.js";
+import { OnnxGraphEncoder } from "./onnx-graph-encoder.js";
 import { TfjsGraphEncoder } from "./tfjs-encoder.js";
 import type { Encoder } from "./types.js";
 
+/** What runs the built-in encoders: onnxruntime-node (graph converted at load) or tfjs wasm. */
+export const ENCODER_RUNTIMES = ["onnx", "tfjs"] as const;
+export type EncoderRuntime = (typeof ENCODER_RUNTIMES)[number];
+/** onnx: several times faster than tfjs wasm on the CPU, same outputs within float rounding. */
+export const DEFAULT_ENCODER_RUNTIME: EncoderRuntime = "onnx";
+
 export interface CreateEncoderOptions {
-  /** onnxruntime intra-op threads for `onnx:` encoders (0 = all cores); 1 inside extraction workers. */
+  /** Runtime of the built-in encoders (default onnx); `onnx:` folders always run on onnxruntime. */
+  runtime?: EncoderRuntime;
+  /** onnxruntime intra-op threads (0 = all cores); 1 inside extraction workers. */
   onnxThreads?: number;
 }
 
@@ -26,13 +35,17 @@ async function createOne(name: string, options: CreateEncoderOptions): Promise<E
   }
   const spec = builtinEncoders[name];
   if (!spec) throw new Error(`unknown encoder "${name}"; ${describeValidNames()}`);
-  return TfjsGraphEncoder.create(spec);
+  const runtime = options.runtime ?? DEFAULT_ENCODER_RUNTIME;
+  if (runtime === "tfjs") return TfjsGraphEncoder.create(spec);
+  if (runtime === "onnx") return OnnxGraphEncoder.create(spec, { threads: options.onnxThreads });
+  throw new Error(`unknown encoder runtime "${runtime}"; valid runtimes: ${ENCODER_RUNTIMES.join(", ")}`);
 }
 
 /**
  * The one front door to encoders: `mobilenet_v2_mid`, `centernet_224`, `a+b` (grids concatenated
  * along channels, pooled vectors end to end) or `onnx:<folder>`. Weights come from node_modules or
- * the named folder, never from the network.
+ * the named folder, never from the network. Built-in encoders run on onnxruntime unless
+ * `runtime: "tfjs"` is given; both give the same features within float rounding.
  */
 export async function createEncoder(name: string, options: CreateEncoderOptions = {}): Promise<Encoder> {
   const trimmed = name.trim();

@@ -1,7 +1,7 @@
 import { initBackend, tf } from "../tfjs/backend.js";
 import type { EncodedBatch, Encoder, Normalization } from "./types.js";
 
-/** How to cut grid and pooled features out of a frozen tfjs GraphModel. */
+/** How to cut grid and pooled features out of a frozen tfjs graph (run by tfjs, or converted to ONNX). */
 export interface TfjsEncoderSpec {
   name: string;
   inputSize: number;
@@ -14,7 +14,8 @@ export interface TfjsEncoderSpec {
   pooledNode?: string;
   /** Largest batch run through the graph at once (memory bound; the wasm backend gains little above ~8). */
   maxBatch: number;
-  load: () => Promise<tf.GraphModel>;
+  /** Reads the graph's model.json and weights from node_modules. */
+  artifacts: () => Promise<tf.io.ModelArtifacts>;
 }
 
 /** A frozen tfjs graph turned into an Encoder: runs the graph up to the grid (and pooled) node. */
@@ -38,7 +39,7 @@ export class TfjsGraphEncoder implements Encoder {
 
   static async create(spec: TfjsEncoderSpec): Promise<TfjsGraphEncoder> {
     await initBackend();
-    return new TfjsGraphEncoder(spec, await spec.load());
+    return new TfjsGraphEncoder(spec, await tf.loadGraphModel(tf.io.fromMemory(await spec.artifacts())));
   }
 
   async encode(images: Float32Array, count: number): Promise<EncodedBatch> {

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { createEncoder } from "../encoders/registry.js";
+import { createEncoder, type EncoderRuntime } from "../encoders/registry.js";
 import type { Encoder } from "../encoders/types.js";
 import { computeChunk, type ImageRef, writeChunk } from "./chunk.js";
 import type { StoreManifest } from "./format.js";
@@ -8,6 +8,7 @@ import type { StoreManifest } from "./format.js";
 export interface WorkerInit {
   dir: string;
   manifest: StoreManifest;
+  runtime?: EncoderRuntime;
 }
 /** main -> worker */
 export type WorkerTask = { type: "chunk"; chunk: number; images: ImageRef[] } | { type: "stop" };
@@ -19,17 +20,18 @@ export type WorkerMessage =
   | { type: "error"; message: string };
 
 /**
- * One extraction worker: its own wasm backend and encoder (tfjs wasm is single-threaded in Node, so
- * parallelism comes from one worker per core). It computes and commits whole chunks on request.
+ * One extraction worker: its own encoder (one onnxruntime thread, or its own tfjs wasm backend, which
+ * is single-threaded in Node), so parallelism comes from one worker per core. It computes and commits
+ * whole chunks on request.
  */
 async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error("extract-worker must run in a worker thread");
-  const { dir, manifest } = workerData as WorkerInit;
+  const { dir, manifest, runtime } = workerData as WorkerInit;
   const send = (m: WorkerMessage) => port.postMessage(m);
   let encoder: Encoder;
   try {
-    encoder = await createEncoder(manifest.encoder, { onnxThreads: 1 });
+    encoder = await createEncoder(manifest.encoder, { runtime, onnxThreads: 1 });
   } catch (err) {
     send({ type: "error", message: (err as Error).message });
     return;

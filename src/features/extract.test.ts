@@ -185,4 +185,27 @@ await extractFeatures({ images, encoder: ${JSON.stringify(fixture.encoder)}, out
       /different settings \(batch\)/,
     );
   });
+
+  it("makes the same store with either runtime of a built-in encoder, and resumes across them", async () => {
+    const images = fixture.images.filter((i) => i.id !== "broken.jpg").slice(0, 3);
+    const opts = { images, encoder: "centernet_224", dataset, chunkSize: 2, batch: 2, workers: 0 };
+    const onnx = await extractFeatures({ ...opts, runtime: "onnx", out: path.join(root, "rt-onnx") });
+    const tfjs = await extractFeatures({ ...opts, runtime: "tfjs", out: path.join(root, "rt-tfjs") });
+    expect(path.basename(onnx.dir)).toBe("centernet_224-224px-all-float16");
+    expect(path.basename(tfjs.dir)).toBe(path.basename(onnx.dir));
+    expect(tfjs.manifest).toEqual(onnx.manifest);
+    const [a, b] = [openFeatureStore(onnx.dir), openFeatureStore(tfjs.dir)];
+    for (const id of a.ids) {
+      const [x, y] = [a.read(id).grid, b.read(id).grid];
+      const scale = Math.max(...Array.from(y, Math.abs));
+      x.forEach((v, i) => {
+        // float16 storage rounds to ~1e-3 relative; the runtimes differ far less
+        expect(Math.abs(v - y[i]!)).toBeLessThanOrEqual(Math.abs(y[i]!) * 2e-3 + scale * 1e-3);
+      });
+    }
+    a.close();
+    b.close();
+    const resumed = await extractFeatures({ ...opts, runtime: "tfjs", out: path.join(root, "rt-onnx") });
+    expect(resumed.resumed).toBe(3);
+  });
 });

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createEncoder } from "../encoders/registry.js";
+import { createEncoder, type EncoderRuntime } from "../encoders/registry.js";
 import { DEFAULT_FIT } from "../image/index.js";
 import { removeStaleTemps, writeFileAtomic } from "./atomic.js";
 import { chunkImages, type ImageRef } from "./chunk.js";
@@ -22,11 +22,24 @@ import {
 } from "./format.js";
 import { runChunksInline, runChunksInWorkers } from "./pool.js";
 
+/**
+ * Default worker count: one worker per core, each encoder on one onnxruntime thread (or its own
+ * single-threaded tfjs wasm backend). Measured on 2 cores with onnxruntime (docs/results/features.md):
+ * 2 workers 60.5 / 112 images/s (mobilenet_v2_mid / centernet_224) vs one main-thread encoder with 2
+ * onnxruntime threads 50.8 / 112, and intra-op threads stall when another process holds a core.
+ */
+export const DEFAULT_EXTRACT_WORKERS = os.availableParallelism();
+
 export interface ExtractOptions {
   /** Images in store order (dataset order). Ids must be unique. */
   images: readonly ImageRef[];
   /** Registry name, see createEncoder. */
   encoder: string;
+  /**
+   * Runtime of the built-in encoders (default onnx). Not part of the store's identity: both give the
+   * same features within float rounding, so a store made with one is read and resumed with the other.
+   */
+  runtime?: EncoderRuntime;
   /** Root folder; the store goes into a subfolder named after encoder, size, split, dtype and views. */
   out: string;
   /** Recorded in the manifest: where the images came from. */
@@ -40,8 +53,13 @@ export interface ExtractOptions {
   batch?: number;
   /** Images per chunk file (default 256): the unit of work, commit and resumption. */
   chunkSize?: number;
-  /** Worker threads (default: number of cores); 0 = run on the calling thread. */
+  /**
+   * Worker threads, one encoder each with one onnxruntime thread; 0 = one encoder on the calling
+   * thread using `threads` onnxruntime threads (default: DEFAULT_EXTRACT_WORKERS).
+   */
   workers?: number;
+  /** onnxruntime intra-op threads when workers = 0 (default 0 = one per core). */
+  threads?: number;
   signal?: AbortSignal;
   /** Progress: images done (including ones resumed from disk) out of total. */
   onProgress?: (done: number, total: number) => void;
@@ -71,7 +89,7 @@ export async function extractFeatures(options: ExtractOptions): Promise<ExtractR
   if (!Number.isInteger(augment) || augment < 0) throw new Error(`--augment must be a whole number >= 0`);
 
   // The encoder is opened once here only to learn its shapes; workers open their own.
-  const encoder = await createEncoder(options.encoder);
+  const encoder = await createEncoder(options.encoder, { runtime: options.runtime, onnxThreads: 1 });
   const manifest: StoreManifest = {
     format: STORE_FORMAT,
     version: STORE_VERSION,
@@ -106,9 +124,11 @@ export async function extractFeatures(options: ExtractOptions): Promise<ExtractR
   }
   let done = resumed;
   options.onProgress?.(done, total);
-  const workers = options.workers ?? os.availableParallelism();
+  const workers = options.workers ?? DEFAULT_EXTRACT_WORKERS;
   const run = {
     workers,
+    runtime: options.runtime,
+    threads: options.threads,
     signal: options.signal,
     onImages: (n: number) => {
       done += n;

@@ -1,6 +1,11 @@
 export { type ImageRef, viewAugment } from "./chunk.js";
 export { ConcatFeatureReader } from "./concat-reader.js";
-export { type ExtractOptions, type ExtractResult, extractFeatures } from "./extract.js";
+export {
+  DEFAULT_EXTRACT_WORKERS,
+  type ExtractOptions,
+  type ExtractResult,
+  extractFeatures,
+} from "./extract.js";
 export { decodeHalf, encodeHalf, fromHalfBits, toHalfBits } from "./float16.js";
 export {
   type FeatureDtype,

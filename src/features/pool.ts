@@ -3,13 +3,17 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { createEncoder } from "../encoders/registry.js";
+import { createEncoder, type EncoderRuntime } from "../encoders/registry.js";
 import { computeChunk, type ImageRef, writeChunk } from "./chunk.js";
 import type { WorkerInit, WorkerMessage, WorkerTask } from "./extract-worker.js";
 import type { StoreManifest } from "./format.js";
 
 export interface PoolOptions {
   workers: number;
+  /** Runtime of the built-in encoders (createEncoder's default when absent). */
+  runtime?: EncoderRuntime;
+  /** onnxruntime intra-op threads of the inline encoder (workers always use 1). */
+  threads?: number;
   signal?: AbortSignal;
   /** Called as images finish (failed ones included). */
   onImages?: (n: number) => void;
@@ -74,7 +78,7 @@ export function runChunksInWorkers(
       worker.postMessage({ type: "chunk", ...task } satisfies WorkerTask);
     };
     for (let i = 0; i < count; i++) {
-      const init: WorkerInit = { dir, manifest };
+      const init: WorkerInit = { dir, manifest, runtime: options.runtime };
       const worker = startWorker(init);
       workers.push(worker);
       worker.on("message", (m: WorkerMessage) => {
@@ -95,8 +99,9 @@ export function runChunksInWorkers(
 }
 
 /**
- * The same work on the calling thread with one encoder (workers = 0): no thread start-up cost, for
- * small jobs and tests. Abort is checked between chunks.
+ * The same work on the calling thread with one encoder (workers = 0): no thread start-up cost. With
+ * onnxruntime the encoder's own threads use the cores while sharp decodes the next batch on libuv
+ * threads. Abort is checked between chunks.
  */
 export async function runChunksInline(
   dir: string,
@@ -105,7 +110,10 @@ export async function runChunksInline(
   options: Omit<PoolOptions, "workers">,
 ): Promise<void> {
   if (chunks.length === 0) return;
-  const encoder = await createEncoder(manifest.encoder);
+  const encoder = await createEncoder(manifest.encoder, {
+    runtime: options.runtime,
+    onnxThreads: options.threads ?? 0,
+  });
   try {
     for (const { chunk, images } of chunks) {
       if (options.signal?.aborted) throw new Error("extraction aborted");

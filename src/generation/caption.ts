@@ -3,7 +3,7 @@ import { UNK_ID, type Vocabulary } from "../data/vocabulary.js";
 import type { CaptionDecoder, DecoderInputs } from "../decoders/types.js";
 import { confidenceOf, formatCaption } from "./format.js";
 import { beamSearch, greedySearch, type Hypothesis } from "./search.js";
-import type { CaptionOptions, CaptionResult } from "./types.js";
+import { type CaptionOptions, type CaptionResult, DEFAULT_NO_REPEAT_NGRAM } from "./types.js";
 
 export interface GenerateOptions extends CaptionOptions {
   /** Fewest words before <end>. Default 1. */
@@ -33,6 +33,7 @@ export function captionFeatures(
     maxLength: options.maxLength ?? vocabulary.maxLength,
     minLength: options.minLength ?? 1,
     alpha: options.alpha ?? 0,
+    noRepeatNgram: options.noRepeatNgram ?? DEFAULT_NO_REPEAT_NGRAM,
   };
   const run = (x: DecoderInputs, suppress: number[]) =>
     beam === 1

@@ -15,7 +15,7 @@ import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import { captionFeatures } from "./caption.js";
 import { confidenceOf, formatCaption } from "./format.js";
 import { captionLogProbs } from "./likelihood.js";
-import { beamSearch, greedySearch } from "./search.js";
+import { beamSearch, greedySearch, repeatingTokens } from "./search.js";
 
 // ids: 0 <pad>, 1 <start>, 2 <end>, 3 <unk>, then the words below
 const WORDS = ["a", "b", "c", "d"];
@@ -157,6 +157,30 @@ describe("beam search on a decoder with known probabilities", () => {
     const short = new TableDecoder({ [START_ID]: { [END_ID]: 0.9, [B]: 0.1 } });
     expect(greedySearch(short, oneImage())[0]?.tokens).toEqual([B, END_ID]);
     expect(beamSearch(short, oneImage(), { beam: 2 })[0]?.[0]?.tokens).toEqual([B, END_ID]);
+  });
+
+  it("blocks repeated n-grams when asked", () => {
+    expect(repeatingTokens([A, B, C, A, B], 3)).toEqual([C]);
+    expect(repeatingTokens([A, B, A, B], 3)).toEqual([A]);
+    expect(repeatingTokens([A, B], 3)).toEqual([]);
+    expect(repeatingTokens([A, B, A], 0)).toEqual([]);
+    const loop = new TableDecoder({
+      [START_ID]: { [A]: 0.9, [END_ID]: 0.1 },
+      [A]: { [B]: 0.9, [END_ID]: 0.1 },
+      [B]: { [A]: 0.8, [C]: 0.1, [END_ID]: 0.1 },
+    });
+    expect(greedySearch(loop, oneImage(), { maxLength: 6 })[0]?.tokens).toEqual([A, B, A, B, A, B, END_ID]);
+    expect(greedySearch(loop, oneImage(), { maxLength: 6, noRepeatNgram: 2 })[0]?.tokens).toEqual([
+      A,
+      B,
+      A,
+      END_ID,
+    ]);
+    const bigrams = (tokens: number[]) => tokens.slice(1).map((token, i) => `${tokens[i]} ${token}`);
+    for (const h of beamSearch(loop, oneImage(), { beam: 3, maxLength: 6, noRepeatNgram: 2 })[0] ?? []) {
+      const words = h.tokens.slice(0, -1);
+      expect(new Set(bigrams(words)).size).toBe(bigrams(words).length);
+    }
   });
 
   it("never returns <unk>: the best beam without it wins, else <unk> is masked", () => {

@@ -29,6 +29,24 @@ export interface BeamSearchOptions {
   suppress?: readonly number[];
   /** Record attention weights (decoders that report them). Default true. */
   attention?: boolean;
+  /**
+   * Never repeat an n-gram of this many words within a caption (0 = off). Small caption decoders fall
+   * into loops such as "a white shirt and a white shirt and"; blocking a repeated trigram stops them.
+   */
+  noRepeatNgram?: number;
+}
+
+/** Tokens that would complete an n-gram already present in `tokens` (fairseq's no_repeat_ngram_size). */
+export function repeatingTokens(tokens: readonly number[], n: number): number[] {
+  if (n <= 0 || tokens.length < n) return [];
+  const banned: number[] = [];
+  const start = tokens.length - (n - 1);
+  for (let i = 0; i + n <= tokens.length; i++) {
+    let same = true;
+    for (let k = 0; k < n - 1 && same; k++) same = tokens[i + k] === tokens[start + k];
+    if (same) banned.push(tokens[i + n - 1] as number);
+  }
+  return banned;
 }
 
 const MASKED = -1e9;
@@ -47,6 +65,7 @@ export function beamSearch(
   const maxLength = capacity(decoder, options.maxLength);
   const minLength = options.minLength ?? 1;
   const alpha = options.alpha ?? 0;
+  const noRepeat = options.noRepeatNgram ?? 0;
   const keepAttention = options.attention ?? true;
   const images = inputs.grid.shape[0];
   const score = (h: { logProb: number; tokens: number[] }) => h.logProb / h.tokens.length ** alpha;
@@ -84,8 +103,14 @@ export function beamSearch(
       const rows = active.length * beam;
       const beamScores = tf.tensor1d(live.flatMap((beams) => beams.map((b) => b.logProb)));
       const mask = maskAt(masks, position, minLength, maxLength).tensor;
+      const repeats = repeatMask(
+        live.flatMap((beams) => beams.map((b) => b.tokens)),
+        noRepeat,
+        vocab,
+      );
       const [topValues, topIndices, stepValues] = tf.tidy(() => {
-        const logProbs = tf.add(step.logProbs, mask);
+        let logProbs = tf.add(step.logProbs, mask);
+        if (repeats) logProbs = tf.add(logProbs, tf.tensor2d(repeats, [rows, vocab]));
         const total = tf.add(logProbs, beamScores.reshape([rows, 1])).reshape([active.length, beam * vocab]);
         const top = tf.topk(total, Math.min(2 * beam, beam * vocab)); // [active, 2*beam]
         return [top.values, top.indices, step.logProbs];
@@ -169,6 +194,7 @@ export function greedySearch(
   const maxLength = capacity(decoder, options.maxLength);
   const minLength = options.minLength ?? 1;
   const alpha = options.alpha ?? 0;
+  const noRepeat = options.noRepeatNgram ?? 0;
   const keepAttention = options.attention ?? true;
   const images = inputs.grid.shape[0];
   const out: (Hypothesis | undefined)[] = new Array(images).fill(undefined);
@@ -199,7 +225,9 @@ export function greedySearch(
       for (let row = 0; row < active.length; row++) {
         let best = 0;
         let bestValue = Number.NEGATIVE_INFINITY;
+        const banned = new Set(repeatingTokens(partial[active[row] as number]!.tokens, noRepeat));
         for (let v = 0; v < vocab; v++) {
+          if (banned.has(v)) continue;
           const value = (all[row * vocab + v] as number) + (mask[v] as number);
           if (value > bestValue) {
             bestValue = value;
@@ -245,6 +273,19 @@ export function greedySearch(
     disposeMasks(masks);
   }
   return out as Hypothesis[];
+}
+
+/** [rows * vocab] additive mask banning each row's repeating tokens, or undefined when nothing is banned. */
+function repeatMask(rows: readonly number[][], n: number, vocab: number): Float32Array | undefined {
+  if (n <= 0) return undefined;
+  let mask: Float32Array | undefined;
+  rows.forEach((tokens, row) => {
+    for (const token of repeatingTokens(tokens, n)) {
+      mask ??= new Float32Array(rows.length * vocab);
+      mask[row * vocab + token] = MASKED;
+    }
+  });
+  return mask;
 }
 
 /** An image is settled once `beam` hypotheses are finished and no live beam can beat the worst of them. */

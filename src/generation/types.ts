@@ -26,7 +26,12 @@ export interface CaptionOptions {
   alternatives?: number;
   /** Length normalisation: beams are ranked by log p / length^alpha (0 = raw log p, 1 = mean). Default 0. */
   alpha?: number;
+  /** Never repeat an n-gram of this many words in a caption (0 = off). Default DEFAULT_NO_REPEAT_NGRAM. */
+  noRepeatNgram?: number;
 }
+
+/** Repeated trigrams are blocked unless a caller asks otherwise (see docs/generation.md for the measured effect). */
+export const DEFAULT_NO_REPEAT_NGRAM = 3;
 
 /** A loaded model that captions images end to end (decode + encode + generate). */
 export interface Captioner {

@@ -76,8 +76,8 @@ const optimSchema = z
   .object({
     /** Captions per step. */
     batchSize: z.number().int().positive().default(64),
-    /** Passes over the train captions. */
-    epochs: z.number().int().positive().default(10),
+    /** Passes over the train captions (0 = no cross-entropy stage: SCST only, from initFrom). */
+    epochs: z.number().int().min(0).default(10),
     /** Stop after this many optimizer steps in total (0 = no limit). */
     maxSteps: z.number().int().min(0).default(0),
     /** Peak Adam learning rate. */
@@ -122,8 +122,15 @@ const scstSchema = z
     epochs: z.number().int().positive().default(1),
     /** Stop SCST after this many steps (0 = no limit). */
     maxSteps: z.number().int().min(0).default(0),
-    /** Images per SCST step (one sampled caption each, greedy caption as baseline). */
+    /** Images per SCST step. */
     batchSize: z.number().int().positive().default(32),
+    /** Captions sampled per image. */
+    samplesPerImage: z.number().int().positive().default(5),
+    /**
+     * Reward baseline: "mean" = mean reward of the image's other samples (Luo 2020, needs
+     * samplesPerImage >= 2), "greedy" = reward of the greedy caption (Rennie et al. 2017).
+     */
+    baseline: z.enum(["mean", "greedy"]).default("mean"),
     learningRate: z.number().positive().default(2e-5),
     /** Longest sampled caption. */
     maxLength: z.number().int().positive().default(16),

@@ -16,6 +16,8 @@ export interface EvaluateOptions {
   split: string;
   images?: string;
   beam?: number;
+  /** Block repeated n-grams of this size while decoding (0 = off; default: generation's default). */
+  noRepeatNgram?: number;
   /** First N images of the split (0 = all). */
   limit?: number;
   /** Feature cache folder(s) matching the model's encoder; images are encoded when absent. */
@@ -78,7 +80,11 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
         reader,
         chunk.map((image) => image.id),
       );
-      const results = captionFeatures(model.decoder, model.vocabulary, inputs, { beam, alternatives: 0 });
+      const results = captionFeatures(model.decoder, model.vocabulary, inputs, {
+        beam,
+        alternatives: 0,
+        noRepeatNgram: options.noRepeatNgram,
+      });
       disposeInputs(inputs);
       for (const [i, image] of chunk.entries()) captions.set(image.id, results[i]!.caption);
       options.onProgress?.(Math.min(start + batchSize, images.length), images.length);
@@ -93,7 +99,7 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
       const chunk = images.slice(start, start + batchSize);
       const results = await captioner.caption(
         chunk.map((image) => image.path),
-        { beam, alternatives: 0 },
+        { beam, alternatives: 0, noRepeatNgram: options.noRepeatNgram },
       );
       for (const [i, image] of chunk.entries()) captions.set(image.id, results[i]!.caption);
       options.onProgress?.(Math.min(start + batchSize, images.length), images.length);

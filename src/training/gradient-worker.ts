@@ -52,6 +52,7 @@ parentPort?.on("message", (request: WorkerRequest) => {
     featureBatch(reader, request.ids, request.views),
     tokenBatch(request.captions),
     init.loss,
+    request.captionWeights,
   );
   const flat = new Float32Array(offset);
   offset = 0;

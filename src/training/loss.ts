@@ -20,6 +20,25 @@ export function maskedCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, la
   });
 }
 
+/**
+ * Policy-gradient loss of self-critical training: -sum_i w_i * log p(caption_i), divided by the number
+ * of target tokens so shards of different sizes average like the cross-entropy does.
+ * logits: [batch, T, vocab]; targets: [batch, T]; weights: [batch] (the advantages).
+ */
+export function weightedSequenceLoss(
+  logits: tf.Tensor3D,
+  targets: tf.Tensor2D,
+  weights: tf.Tensor1D,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const logProbs = tf.logSoftmax(logits); // [batch, T, vocab]
+    const picked = tf.oneHot(targets, logits.shape[2]).toFloat().mul(logProbs).sum(-1); // [batch, T]
+    const mask = targets.notEqual(PAD_ID).toFloat(); // [batch, T]
+    const perCaption = picked.mul(mask).sum(-1); // [batch]
+    return perCaption.mul(weights).sum().neg().div(mask.sum().maximum(1)) as tf.Scalar;
+  });
+}
+
 /** Cross-entropy without smoothing, summed (not averaged) with the token count, for exact val loss. */
 export function sumCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D): { sum: number; tokens: number } {
   const [sum, tokens] = tf.tidy(() => {

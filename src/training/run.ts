@@ -8,6 +8,7 @@ import { captionFeatures } from "../generation/caption.js";
 import type { PreprocessSpec } from "../image/preprocess.js";
 import { initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
+import type { EpochRecord } from "./checkpoint.js";
 import type { TrainConfig } from "./config.js";
 import { prepareTrainData } from "./prepare.js";
 import { runScst } from "./scst.js";
@@ -60,6 +61,8 @@ export interface RunTrainingOptions {
 export interface RunTrainingResult extends TrainResult {
   /** Folder of the exported best model (model.json + weights.bin). */
   modelDir: string;
+  /** The SCST epoch whose weights were kept (undefined: no SCST, or it did not beat cross-entropy). */
+  scstKept?: EpochRecord;
 }
 
 /**
@@ -108,6 +111,7 @@ export async function runTraining(
         })
       : undefined;
   let result: TrainResult;
+  let scstKept: EpochRecord | undefined;
   try {
     result = await trainCrossEntropy({
       config,
@@ -118,20 +122,22 @@ export async function runTraining(
       log,
       workers,
     });
+    if (config.scst.enabled) {
+      ({ kept: scstKept } = await runScst({
+        config,
+        data,
+        decoder: result.decoder,
+        outDir: options.outDir,
+        log,
+        decode: decodeWords,
+        resume: options.resume,
+        workers,
+      }));
+    }
   } finally {
     await workers?.close();
   }
-  if (config.scst.enabled) {
-    await runScst({
-      config,
-      data,
-      decoder: result.decoder,
-      outDir: options.outDir,
-      log,
-      decode: decodeWords,
-    });
-  }
-  const best = result.history.find((record) => record.epoch === result.bestEpoch);
+  const best = scstKept ?? result.history.find((record) => record.epoch === result.bestEpoch);
   await exportTrainedModel(modelDir, result.decoder, {
     vocabulary: data.vocabulary,
     encoder: data.reader.encoder,
@@ -143,6 +149,7 @@ export async function runTraining(
             "BLEU-4": best.bleu4,
             "CIDEr-D": best.ciderD,
             valLoss: best.valLoss,
+            stage: best.stage,
           },
         }
       : {},
@@ -156,5 +163,5 @@ export async function runTraining(
     },
   });
   data.reader.close();
-  return { ...result, modelDir };
+  return { ...result, modelDir, scstKept };
 }

@@ -11,9 +11,14 @@ import { disposeInputs, featureBatch } from "./batches.js";
 import { mergeTrainConfig } from "./config.js";
 import { Rng } from "./rng.js";
 import { decodeWords } from "./run.js";
-import { runScst, sampleCaptions } from "./scst.js";
+import { advantages, runScst, type ScstOptions, sampleCaptions } from "./scst.js";
 
 describe("self-critical sequence training", () => {
+  it("compares each sample with the mean of its image's other samples, or with a given baseline", () => {
+    expect(advantages([1, 2, 3, 10, 10, 10], 3)).toEqual([-1.5, 0, 1.5, 0, 0, 0]);
+    expect(advantages([1, 2, 5, 5], 2, [1.5, 4])).toEqual([-0.5, 0.5, 1, 1]);
+  });
+
   beforeAll(async () => {
     await initBackend("wasm");
     applyWasmKernelFixes();
@@ -27,7 +32,14 @@ describe("self-critical sequence training", () => {
     const config = mergeTrainConfig({
       decoder: { kind: "transformer", layers: 1, modelDim: 16, heads: 2, feedForwardDim: 32, dropout: 0 },
       eval: { valImages: 10 },
-      scst: { enabled: true, maxSteps: 3, batchSize: 8, learningRate: 1e-3, maxLength: 10 },
+      scst: {
+        enabled: true,
+        maxSteps: 3,
+        batchSize: 8,
+        samplesPerImage: 2,
+        learningRate: 1e-3,
+        maxLength: 10,
+      },
     });
     const decoder = createDecoder(
       { ...config.decoder, kind: "transformer", maxLength: 22 } as Parameters<typeof createDecoder>[0],
@@ -43,20 +55,60 @@ describe("self-critical sequence training", () => {
       expect(sample.length).toBeLessThanOrEqual(11);
     }
     const outDir = mkdtempSync(path.join(os.tmpdir(), "ck-scst-"));
-    const record = await runScst({
-      config,
-      data,
-      decoder,
-      outDir,
-      decode: decodeWords,
-      log: () => {},
-    });
-    expect(record?.stage).toBe("scst");
-    expect(record?.step).toBe(3);
+    const { history } = await runScst({ config, data, decoder, outDir, decode: decodeWords, log: () => {} });
+    expect(history[0]?.stage).toBe("scst");
+    expect(history[0]?.step).toBe(3);
     expect(readFileSync(path.join(outDir, "log.jsonl"), "utf8")).toContain('"stage":"scst"');
     for (const variable of decoder.variables.values()) {
       expect(Number.isFinite(variable.sum().dataSync()[0])).toBe(true);
     }
     decoder.dispose();
+  });
+
+  it("resumes a killed run to the same weights as an uninterrupted one", async () => {
+    const data = shapesTrainData(shapesDataset(24, 41, "t"), shapesDataset(6, 42, "v"));
+    const config = mergeTrainConfig({
+      checkpointEvery: 2,
+      decoder: { kind: "transformer", layers: 1, modelDim: 16, heads: 2, feedForwardDim: 32, dropout: 0.1 },
+      eval: { valImages: 6 },
+      scst: {
+        enabled: true,
+        maxSteps: 4,
+        batchSize: 6,
+        samplesPerImage: 3,
+        learningRate: 1e-3,
+        maxLength: 8,
+      },
+    });
+    const fresh = () =>
+      createDecoder(
+        { ...config.decoder, kind: "transformer", maxLength: 22 } as Parameters<typeof createDecoder>[0],
+        {
+          vocabSize: data.vocabulary.size,
+          regions: 4,
+          featureDim: SHAPES_GRID[2],
+          pooledDim: SHAPES_GRID[2],
+        },
+        5,
+      );
+    const weightsOf = (decoder: ReturnType<typeof fresh>) =>
+      [...decoder.variables.values()].map((variable) => [...(variable.dataSync() as Float32Array)]);
+    const run = async (outDir: string, decoder: ReturnType<typeof fresh>, extra: Partial<ScstOptions>) =>
+      runScst({ config, data, decoder, outDir, decode: decodeWords, log: () => {}, ...extra });
+
+    const straight = fresh();
+    await run(mkdtempSync(path.join(os.tmpdir(), "ck-scst-a-")), straight, {});
+    const outDir = mkdtempSync(path.join(os.tmpdir(), "ck-scst-b-"));
+    const killed = fresh();
+    const kill = (step: number) => {
+      if (step === 3) throw new Error("killed");
+    };
+    await expect(run(outDir, killed, { onStep: kill })).rejects.toThrow("killed");
+    killed.dispose();
+    const resumed = fresh();
+    await run(outDir, resumed, { resume: true });
+    expect(weightsOf(resumed)).toEqual(weightsOf(straight));
+    straight.dispose();
+    resumed.dispose();
   });
 });

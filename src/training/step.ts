@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CaptionDecoder, DecoderInputs } from "../decoders/types.js";
 import { disposeInputs, type TokenBatch } from "./batches.js";
-import { maskedCrossEntropy } from "./loss.js";
+import { maskedCrossEntropy, weightedSequenceLoss } from "./loss.js";
 
 export interface StepLossOptions {
   labelSmoothing: number;
@@ -17,13 +17,16 @@ export interface Gradients {
 }
 
 /**
- * Teacher-forced forward + backward on one batch. Consumes (disposes) inputs and batch.
+ * Teacher-forced forward + backward on one batch. Consumes (disposes) inputs and batch. With
+ * `captionWeights` (self-critical training) the loss is the advantage-weighted negative log-likelihood
+ * of the given (sampled) captions instead of the cross-entropy, without the auxiliary loss.
  */
 export function computeGradients(
   decoder: CaptionDecoder,
   inputs: DecoderInputs,
   batch: TokenBatch,
   options: StepLossOptions,
+  captionWeights?: readonly number[],
 ): Gradients {
   const stableName = new Map<string, string>();
   const list: tf.Variable[] = [];
@@ -31,14 +34,17 @@ export function computeGradients(
     stableName.set(variable.name, name);
     list.push(variable);
   }
+  const weights = captionWeights ? tf.tensor1d([...captionWeights]) : undefined;
   const { value, grads } = tf.variableGrads(() => {
     const { logits, auxLoss } = decoder.forward(inputs, batch.inputs, true);
+    if (weights) return weightedSequenceLoss(logits, batch.targets, weights);
     let loss = maskedCrossEntropy(logits, batch.targets, options.labelSmoothing);
     if (auxLoss && options.auxLossWeight > 0) loss = loss.add(auxLoss.mul(options.auxLossWeight));
     return loss;
   }, list);
   const loss = value.dataSync()[0] as number;
   value.dispose();
+  weights?.dispose();
   disposeInputs(inputs);
   batch.inputs.dispose();
   batch.targets.dispose();

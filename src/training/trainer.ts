@@ -4,14 +4,7 @@ import { startProgress } from "../cli/progress.js";
 import type { Vocabulary } from "../data/vocabulary.js";
 import type { CaptionDecoder, DecoderConfig, DecoderShape } from "../decoders/types.js";
 import type { FeatureReader } from "../features/types.js";
-import {
-  buildExamples,
-  type CaptionExample,
-  epochBatches,
-  featureBatch,
-  type ImageCaptions,
-  tokenBatch,
-} from "./batches.js";
+import { buildExamples, epochBatches, featureBatch, type ImageCaptions, tokenBatch } from "./batches.js";
 import {
   assignWeights,
   type CheckpointManifest,
@@ -138,7 +131,11 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
     history: [],
     stage: "xe",
   };
-  if (options.resume) {
+  // An SCST-only run (optim.epochs 0) has no cross-entropy checkpoint to resume: it starts from initFrom.
+  const resumeCrossEntropy = options.resume === true && (config.optim.epochs > 0 || existsSync(lastFile));
+  if (resumeCrossEntropy) {
+    if (!existsSync(lastFile))
+      throw new Error(`nothing to resume: ${lastFile} does not exist (run without --resume to start)`);
     const loaded = loadCheckpoint(lastFile);
     const { tensors: _tensors, format: _format, version: _version, ...saved } = loaded.manifest;
     assertSameRun(saved.config, config);
@@ -151,7 +148,7 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
       `resumed from ${lastFile} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`,
     );
   } else {
-    if (existsSync(logFile)) writeFileSync(logFile, "");
+    if (existsSync(logFile) && !options.resume) writeFileSync(logFile, "");
     if (config.initFrom) {
       assignWeights(decoder.variables, loadCheckpoint(config.initFrom).weights, decoder.buffers);
       log(`initialised the decoder from ${config.initFrom}`);
@@ -213,7 +210,13 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
             config.optim,
           );
         });
-      const shards = splitShards(ids, views, chosen, options.workers?.threads ?? 1, state.step);
+      const shards = splitShards(
+        ids,
+        views,
+        chosen.map((example) => example.ids),
+        options.workers?.threads ?? 1,
+        state.step,
+      );
       const result: Gradients = options.workers
         ? await options.workers.gradients(decoder, shards, local)
         : local(shards[0]!);
@@ -327,31 +330,34 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
  * does not expose. A resumed run builds a fresh decoder whose counter starts at 0, so without restoring
  * it the dropout masks (and the weights) would differ from the uninterrupted run.
  */
-function dropoutCounter(decoder: CaptionDecoder): { dropoutCalls?: number } {
+export function dropoutCounter(decoder: CaptionDecoder): { dropoutCalls?: number } {
   return decoder as unknown as { dropoutCalls?: number };
 }
 
 /**
  * Interleaved split of a batch (batches are length-sorted, so interleaving balances the shards). With
  * several threads each shard gets a dropout counter derived from the step, so replicas never reuse masks
- * and a resumed run draws the same ones.
+ * and a resumed run draws the same ones. `captionWeights` (self-critical steps) are split alongside.
  */
-function splitShards(
+export function splitShards(
   ids: readonly string[],
   views: readonly number[],
-  examples: readonly CaptionExample[],
+  captions: readonly number[][],
   threads: number,
   step: number,
+  captionWeights?: readonly number[],
 ): Shard[] {
-  const count = Math.max(1, Math.min(threads, examples.length));
+  const count = Math.max(1, Math.min(threads, captions.length));
   return Array.from({ length: count }, (_, k) => {
-    const rows = [...examples.keys()].filter((row) => row % count === k);
-    return {
+    const rows = [...captions.keys()].filter((row) => row % count === k);
+    const shard: Shard = {
       ids: rows.map((row) => ids[row]!),
       views: rows.map((row) => views[row]!),
-      captions: rows.map((row) => examples[row]!.ids),
+      captions: rows.map((row) => captions[row]!),
       dropoutCalls: (step * 8 + k) * 100_000,
     };
+    if (captionWeights) shard.captionWeights = rows.map((row) => captionWeights[row]!);
+    return shard;
   });
 }
 

@@ -29,6 +29,8 @@ export type WorkerRequest =
       views: number[];
       captions: number[][];
       dropoutCalls: number;
+      /** Per-caption advantages for self-critical steps (absent: cross-entropy). */
+      captionWeights?: number[];
     }
   | { type: "stop" };
 

@@ -15,6 +15,8 @@ export interface Shard {
   captions: number[][];
   /** Dropout counter value for this shard's decoder (keeps replicas and resumes reproducible). */
   dropoutCalls: number;
+  /** Per-caption advantages of a self-critical step (absent: cross-entropy). */
+  captionWeights?: number[];
 }
 
 /**

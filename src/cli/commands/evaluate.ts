@@ -9,6 +9,7 @@ interface EvaluateFlags {
   split: string;
   images?: string;
   beam: string;
+  blockRepeats: string;
   limit?: string;
   features?: string;
   metrics?: string;
@@ -31,6 +32,7 @@ export function register(program: Command): void {
     .option("--split <name>", "split name or split-list file", "val")
     .option("--images <dir>", "folder that relative image paths resolve against")
     .option("--beam <k>", "beam size (1 = greedy)", "3")
+    .option("--block-repeats <n>", "never repeat an n-gram of n words in a caption (0 = off)", "3")
     .option("--limit <n>", "only the first n images of the split")
     .option(
       "--features <dirs>",
@@ -53,6 +55,7 @@ export function register(program: Command): void {
         split: flags.split,
         images: flags.images,
         beam,
+        noRepeatNgram: positiveInt(flags.blockRepeats, "--block-repeats"),
         limit,
         features: flags.features?.split(",").filter(Boolean),
         metrics: flags.metrics ? parseMetricList(flags.metrics) : undefined,

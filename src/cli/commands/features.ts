@@ -1,6 +1,6 @@
-import os from "node:os";
 import { type Command, Option } from "commander";
-import { extractFeatures } from "../../features/extract.js";
+import { DEFAULT_ENCODER_RUNTIME, ENCODER_RUNTIMES, type EncoderRuntime } from "../../encoders/registry.js";
+import { DEFAULT_EXTRACT_WORKERS, extractFeatures } from "../../features/extract.js";
 import type { FeatureDtype } from "../../features/format.js";
 import { addDatasetOptions, type DatasetCliOptions, loadDatasetFromOptions } from "../dataset-options.js";
 import { startProgress } from "../progress.js";
@@ -12,6 +12,8 @@ interface FeaturesOptions extends DatasetCliOptions {
   seed: string;
   dtype: FeatureDtype;
   workers?: string;
+  threads: string;
+  runtime: EncoderRuntime;
   batch: string;
   chunkSize: string;
 }
@@ -41,9 +43,19 @@ export function register(program: Command): void {
     .addOption(
       new Option("--dtype <dtype>", "stored precision").choices(["float16", "float32"]).default("float16"),
     )
+    .addOption(
+      new Option("--runtime <runtime>", "what runs the built-in encoders (same features either way)")
+        .choices([...ENCODER_RUNTIMES])
+        .default(DEFAULT_ENCODER_RUNTIME),
+    )
     .option(
       "--workers <n>",
-      `worker threads, one encoder each (default: number of cores, ${os.availableParallelism()})`,
+      `worker threads, one encoder each; 0 = one encoder on the main thread using --threads (default ${DEFAULT_EXTRACT_WORKERS})`,
+    )
+    .option(
+      "--threads <n>",
+      "onnxruntime threads of the main-thread encoder with --workers 0 (0 = all cores)",
+      "0",
     )
     .option("--batch <n>", "images per encoder call (part of the store's identity)", "8")
     .option("--chunk-size <n>", "images per chunk file: the unit of commit and resumption", "256")
@@ -51,7 +63,7 @@ export function register(program: Command): void {
       const augment = wholeNumber("--augment", options.augment, 0);
       const workers =
         options.workers === undefined
-          ? os.availableParallelism()
+          ? DEFAULT_EXTRACT_WORKERS
           : wholeNumber("--workers", options.workers, 0);
       const dataset = await loadDatasetFromOptions(options);
       const images = dataset.images.map((image) => ({ id: image.id, path: image.path }));
@@ -64,6 +76,7 @@ export function register(program: Command): void {
         const result = await extractFeatures({
           images,
           encoder: options.encoder,
+          runtime: options.runtime,
           out: options.out,
           dataset: { source: dataset.source, split: options.split ?? "all" },
           dtype: options.dtype,
@@ -72,6 +85,7 @@ export function register(program: Command): void {
           batch: wholeNumber("--batch", options.batch, 1),
           chunkSize: wholeNumber("--chunk-size", options.chunkSize, 1),
           workers,
+          threads: wholeNumber("--threads", options.threads, 0),
           signal: controller.signal,
           onProgress: (done) => {
             progress.increment(done - shown);

@@ -40,6 +40,13 @@ export function register(program: Command): void {
             steps: result.steps,
             bestEpoch: result.bestEpoch + 1,
             val: best ? { loss: best.valLoss, "BLEU-4": best.bleu4, "CIDEr-D": best.ciderD } : null,
+            scst: result.scstKept
+              ? {
+                  epoch: result.scstKept.epoch + 1,
+                  "BLEU-4": result.scstKept.bleu4,
+                  "CIDEr-D": result.scstKept.ciderD,
+                }
+              : null,
             tokensPerSecond: Math.round(result.tokensPerSecond),
             trainSeconds: Math.round(result.trainSeconds),
           },
