@@ -26,7 +26,13 @@ describe("training config", () => {
     expect(config.optim.batchSize).toBe(48);
     expect(config.optim.learningRate).toBe(0.001);
     expect(config.seed).toBe(7);
-    expect(config.decoder).toMatchObject({ kind: "show-attend-tell", hiddenDim: 384, embedDim: 512 });
+    expect(config.decoder).toMatchObject({
+      kind: "show-attend-tell",
+      hiddenDim: 384,
+      embedDim: 512,
+      gate: "channel",
+      attentionRegularization: 1,
+    });
     expect(mergeTrainConfig(readPreset(jsonFile)).optim.batchSize).toBe(16);
   });
 
@@ -35,6 +41,8 @@ describe("training config", () => {
     expect(() => mergeTrainConfig(parseOverrides(["optim.batchSize=big"]))).toThrow(/optim\.batchSize/);
     expect(() => mergeTrainConfig({ decoder: { kind: "transformer", hiddenDim: 3 } })).toThrow(/decoder/);
     expect(() => parseOverrides(["nonsense"])).toThrow(/key=value/);
+    expect(() => mergeTrainConfig({ decoder: { kind: "show-attend-tell", gate: "vector" } })).toThrow(/gate/);
+    expect(() => mergeTrainConfig({ scst: { baseline: "best" } })).toThrow(/baseline/);
   });
 
   it("checks that heads divide the model width", () => {

@@ -24,6 +24,8 @@ const showAttendTell = z
     attentionRegularization: z.number().min(0).default(1),
     /** Batch-normalise grid and pooled features before use (running statistics saved with the model). */
     featureBatchNorm: z.boolean().default(false),
+    /** Attention gate beta = sigmoid(f_beta(h)): one per feature channel, or the paper's single scalar. */
+    gate: z.enum(["channel", "scalar"]).default("channel"),
   })
   .strict();
 
