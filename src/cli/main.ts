@@ -4,6 +4,7 @@ import { register as caption } from "./commands/caption.js";
 import { register as dataset } from "./commands/dataset.js";
 import { register as evaluate } from "./commands/evaluate.js";
 import { register as evaluateRetrieval } from "./commands/evaluate-retrieval.js";
+import { register as exportModel } from "./commands/export.js";
 import { register as features } from "./commands/features.js";
 import { register as index } from "./commands/index.js";
 import { register as score } from "./commands/score.js";
@@ -17,6 +18,7 @@ const commands = [
   augmentPreview,
   features,
   train,
+  exportModel,
   caption,
   evaluate,
   score,
