@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { SHAPES_GRID, shapesDataset, shapesTrainData } from "../../test/fixtures/shapes.js";
 import { END_ID } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
+import type { CaptionDecoder } from "../decoders/types.js";
 import { initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import { disposeInputs, featureBatch } from "./batches.js";
@@ -25,28 +26,14 @@ describe("self-critical sequence training", () => {
   });
 
   it("samples captions ending in <end> and runs SCST steps, keeping the better weights", async () => {
-    const train = shapesDataset(40, 31, "t");
-    const val = shapesDataset(10, 32, "v");
-    const data = shapesTrainData(train, val);
-    const { vocabulary, reader } = data;
-    const config = mergeTrainConfig({
-      decoder: { kind: "transformer", layers: 1, modelDim: 16, heads: 2, feedForwardDim: 32, dropout: 0 },
-      eval: { valImages: 10 },
-      scst: {
-        enabled: true,
-        maxSteps: 3,
-        batchSize: 8,
-        samplesPerImage: 2,
-        learningRate: 1e-3,
-        maxLength: 10,
-      },
+    const { config, data, fresh } = tinySetup(31, 40, 10, {
+      maxSteps: 3,
+      batchSize: 8,
+      samplesPerImage: 2,
+      maxLength: 10,
     });
-    const decoder = createDecoder(
-      { ...config.decoder, kind: "transformer", maxLength: 22 } as Parameters<typeof createDecoder>[0],
-      { vocabSize: vocabulary.size, regions: 4, featureDim: SHAPES_GRID[2], pooledDim: SHAPES_GRID[2] },
-      3,
-    );
-    const inputs = featureBatch(reader, ["t0", "t1", "t2"]);
+    const decoder = fresh(3);
+    const inputs = featureBatch(data.reader, ["t0", "t1", "t2"]);
     const samples = sampleCaptions(decoder, inputs, 10, new Rng(1));
     disposeInputs(inputs);
     expect(samples).toHaveLength(3);
@@ -66,49 +53,65 @@ describe("self-critical sequence training", () => {
   });
 
   it("resumes a killed run to the same weights as an uninterrupted one", async () => {
-    const data = shapesTrainData(shapesDataset(24, 41, "t"), shapesDataset(6, 42, "v"));
-    const config = mergeTrainConfig({
-      checkpointEvery: 2,
-      decoder: { kind: "transformer", layers: 1, modelDim: 16, heads: 2, feedForwardDim: 32, dropout: 0.1 },
-      eval: { valImages: 6 },
-      scst: {
-        enabled: true,
-        maxSteps: 4,
-        batchSize: 6,
-        samplesPerImage: 3,
-        learningRate: 1e-3,
-        maxLength: 8,
-      },
-    });
-    const fresh = () =>
-      createDecoder(
-        { ...config.decoder, kind: "transformer", maxLength: 22 } as Parameters<typeof createDecoder>[0],
-        {
-          vocabSize: data.vocabulary.size,
-          regions: 4,
-          featureDim: SHAPES_GRID[2],
-          pooledDim: SHAPES_GRID[2],
-        },
-        5,
-      );
-    const weightsOf = (decoder: ReturnType<typeof fresh>) =>
+    const { config, data, fresh } = tinySetup(
+      41,
+      24,
+      6,
+      { maxSteps: 4, batchSize: 6, samplesPerImage: 3, maxLength: 8 },
+      { checkpointEvery: 2, dropout: 0.1 },
+    );
+    const weightsOf = (decoder: CaptionDecoder) =>
       [...decoder.variables.values()].map((variable) => [...(variable.dataSync() as Float32Array)]);
-    const run = async (outDir: string, decoder: ReturnType<typeof fresh>, extra: Partial<ScstOptions>) =>
+    const run = async (outDir: string, decoder: CaptionDecoder, extra: Partial<ScstOptions>) =>
       runScst({ config, data, decoder, outDir, decode: decodeWords, log: () => {}, ...extra });
 
-    const straight = fresh();
+    const straight = fresh(5);
     await run(mkdtempSync(path.join(os.tmpdir(), "ck-scst-a-")), straight, {});
     const outDir = mkdtempSync(path.join(os.tmpdir(), "ck-scst-b-"));
-    const killed = fresh();
+    const killed = fresh(5);
     const kill = (step: number) => {
       if (step === 3) throw new Error("killed");
     };
     await expect(run(outDir, killed, { onStep: kill })).rejects.toThrow("killed");
     killed.dispose();
-    const resumed = fresh();
+    const resumed = fresh(5);
     await run(outDir, resumed, { resume: true });
     expect(weightsOf(resumed)).toEqual(weightsOf(straight));
     straight.dispose();
     resumed.dispose();
   });
 });
+
+/** Synthetic shapes data, an SCST config and a factory for identical tiny transformer decoders. */
+function tinySetup(
+  seed: number,
+  trainImages: number,
+  valImages: number,
+  scst: Record<string, number>,
+  options: { checkpointEvery?: number; dropout?: number } = {},
+) {
+  const data = shapesTrainData(
+    shapesDataset(trainImages, seed, "t"),
+    shapesDataset(valImages, seed + 1, "v"),
+  );
+  const config = mergeTrainConfig({
+    checkpointEvery: options.checkpointEvery ?? 0,
+    decoder: {
+      kind: "transformer",
+      layers: 1,
+      modelDim: 16,
+      heads: 2,
+      feedForwardDim: 32,
+      dropout: options.dropout ?? 0,
+    },
+    eval: { valImages },
+    scst: { enabled: true, learningRate: 1e-3, ...scst },
+  });
+  const fresh = (decoderSeed: number) =>
+    createDecoder(
+      { ...config.decoder, kind: "transformer", maxLength: 22 } as Parameters<typeof createDecoder>[0],
+      { vocabSize: data.vocabulary.size, regions: 4, featureDim: SHAPES_GRID[2], pooledDim: SHAPES_GRID[2] },
+      decoderSeed,
+    );
+  return { data, config, fresh };
+}
