@@ -1,9 +1,9 @@
 import * as ort from "onnxruntime-node";
 import { initBackend } from "../tfjs/backend.js";
 import { spatialMean } from "./onnx-encoder.js";
-import type { TfjsEncoderSpec } from "./tfjs-encoder.js";
+import { GraphSpecEncoder, type TfjsEncoderSpec } from "./tfjs-encoder.js";
 import { tfjsGraphToOnnx } from "./tfjs-to-onnx.js";
-import type { EncodedBatch, Encoder, Normalization } from "./types.js";
+import type { EncodedBatch, Encoder } from "./types.js";
 
 export interface OnnxGraphEncoderOptions {
   /** onnxruntime intra-op threads (0 = onnxruntime's default, one per core). */
@@ -15,23 +15,14 @@ export interface OnnxGraphEncoderOptions {
  * memory at load time (tfjs-to-onnx.ts). Same input, layout and outputs as TfjsGraphEncoder, equal
  * within float rounding, so feature caches and trained models work with either runtime.
  */
-export class OnnxGraphEncoder implements Encoder {
-  readonly name: string;
-  readonly inputSize: number;
-  readonly normalization: Normalization;
-  readonly gridShape: readonly [number, number, number];
-  readonly pooledSize: number;
+export class OnnxGraphEncoder extends GraphSpecEncoder implements Encoder {
   private readonly inputName: string;
 
   private constructor(
-    private readonly spec: TfjsEncoderSpec,
+    spec: TfjsEncoderSpec,
     private session: ort.InferenceSession | undefined,
   ) {
-    this.name = spec.name;
-    this.inputSize = spec.inputSize;
-    this.normalization = spec.normalization;
-    this.gridShape = spec.gridShape;
-    this.pooledSize = spec.pooledSize;
+    super(spec);
     this.inputName = session!.inputNames[0]!;
   }
 
@@ -56,10 +47,7 @@ export class OnnxGraphEncoder implements Encoder {
     const session = this.session;
     if (!session) throw new Error(`encoder ${this.name} was disposed`);
     const s = this.inputSize;
-    const per = s * s * 3;
-    if (images.length !== count * per) {
-      throw new Error(`encoder ${this.name}: expected ${count}x${s}x${s}x3 floats, got ${images.length}`);
-    }
+    const per = this.floatsPerImage(images, count);
     const [gh, gw, gc] = this.gridShape;
     const gridPer = gh * gw * gc;
     const grid = new Float32Array(count * gridPer);

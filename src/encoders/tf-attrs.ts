@@ -39,16 +39,25 @@ export function attrFloat(node: GraphNode, key: string): number | undefined {
   return attr(node, key)?.f;
 }
 
+/** Visits a row-major 4-D array in order, writing each value where `target(a, b, c, d)` says. */
+function reorder4(
+  w: Float32Array,
+  shape: readonly number[],
+  target: (a: number, b: number, c: number, d: number) => number,
+): Float32Array {
+  const [n0, n1, n2, n3] = shape as [number, number, number, number];
+  const out = new Float32Array(w.length);
+  let k = 0;
+  for (let a = 0; a < n0; a++)
+    for (let b = 0; b < n1; b++)
+      for (let c = 0; c < n2; c++) for (let d = 0; d < n3; d++) out[target(a, b, c, d)] = w[k++]!;
+  return out;
+}
+
 /** Conv filter, TF [kh, kw, in, out] (HWIO) -> ONNX [out, in, kh, kw] (OIHW). */
 export function hwioToOihw(w: Float32Array, shape: readonly number[]): Float32Array {
-  const [kh, kw, ci, co] = shape as [number, number, number, number];
-  const out = new Float32Array(w.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let i = 0; i < ci; i++)
-        for (let o = 0; o < co; o++)
-          out[((o * ci + i) * kh + y) * kw + x] = w[((y * kw + x) * ci + i) * co + o]!;
-  return out;
+  const [kh, kw, ci] = shape as [number, number, number, number];
+  return reorder4(w, shape, (y, x, i, o) => ((o * ci + i) * kh + y) * kw + x);
 }
 
 /**
@@ -56,14 +65,8 @@ export function hwioToOihw(w: Float32Array, shape: readonly number[]): Float32Ar
  * the depthwise output channels c*M + m, which is also the order of ONNX's groups.
  */
 export function depthwiseToOnnx(w: Float32Array, shape: readonly number[]): Float32Array {
-  const [kh, kw, c, m] = shape as [number, number, number, number];
-  const out = new Float32Array(w.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let ch = 0; ch < c; ch++)
-        for (let k = 0; k < m; k++)
-          out[((ch * m + k) * kh + y) * kw + x] = w[((y * kw + x) * c + ch) * m + k]!;
-  return out;
+  const [kh, kw, , m] = shape as [number, number, number, number];
+  return reorder4(w, shape, (y, x, ch, k) => ((ch * m + k) * kh + y) * kw + x);
 }
 
 /** A constant of rank <= 4 laid out for NHWC broadcasting -> the same constant for NCHW, with its dims. */

@@ -18,23 +18,40 @@ export interface TfjsEncoderSpec {
   artifacts: () => Promise<tf.io.ModelArtifacts>;
 }
 
-/** A frozen tfjs graph turned into an Encoder: runs the graph up to the grid (and pooled) node. */
-export class TfjsGraphEncoder implements Encoder {
+/** The Encoder fields a built-in graph's runtimes (tfjs, onnxruntime) take from its spec. */
+export abstract class GraphSpecEncoder {
   readonly name: string;
   readonly inputSize: number;
   readonly normalization: Normalization;
   readonly gridShape: readonly [number, number, number];
   readonly pooledSize: number;
 
-  private constructor(
-    private readonly spec: TfjsEncoderSpec,
-    private model: tf.GraphModel | undefined,
-  ) {
+  protected constructor(protected readonly spec: TfjsEncoderSpec) {
     this.name = spec.name;
     this.inputSize = spec.inputSize;
     this.normalization = spec.normalization;
     this.gridShape = spec.gridShape;
     this.pooledSize = spec.pooledSize;
+  }
+
+  /** Floats per input image; throws unless `images` holds exactly `count` images. */
+  protected floatsPerImage(images: Float32Array, count: number): number {
+    const s = this.inputSize;
+    const per = s * s * 3;
+    if (images.length !== count * per) {
+      throw new Error(`encoder ${this.name}: expected ${count}x${s}x${s}x3 floats, got ${images.length}`);
+    }
+    return per;
+  }
+}
+
+/** A frozen tfjs graph turned into an Encoder: runs the graph up to the grid (and pooled) node. */
+export class TfjsGraphEncoder extends GraphSpecEncoder implements Encoder {
+  private constructor(
+    spec: TfjsEncoderSpec,
+    private model: tf.GraphModel | undefined,
+  ) {
+    super(spec);
   }
 
   static async create(spec: TfjsEncoderSpec): Promise<TfjsGraphEncoder> {
@@ -46,10 +63,7 @@ export class TfjsGraphEncoder implements Encoder {
     const model = this.model;
     if (!model) throw new Error(`encoder ${this.name} was disposed`);
     const s = this.inputSize;
-    const per = s * s * 3;
-    if (images.length !== count * per) {
-      throw new Error(`encoder ${this.name}: expected ${count}x${s}x${s}x3 floats, got ${images.length}`);
-    }
+    const per = this.floatsPerImage(images, count);
     const [gh, gw, gc] = this.gridShape;
     const grid = new Float32Array(count * gh * gw * gc);
     const pooled = new Float32Array(count * this.pooledSize);
