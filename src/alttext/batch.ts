@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
+import type { DetectedObject } from "../encoders/object-tagger.js";
 import type { Captioner, CaptionOptions } from "../generation/types.js";
 import { isImageError } from "../image/index.js";
 import { captionEach, type Settled } from "./captioner.js";
@@ -24,6 +25,8 @@ export interface CaptionFilesOptions {
   embed?: boolean;
   /** Keep `<image>_original` when embedding. Default true. */
   backup?: boolean;
+  /** Adds `objects` to each captioned image's record (e.g. ObjectTagger.tagImage). */
+  tagObjects?: (path: string) => Promise<DetectedObject[]>;
 }
 
 /** Splits the inputs into those still to caption and those the results log already holds. */
@@ -107,6 +110,7 @@ async function toRecord(
       : {}),
     model,
   };
+  if (options.tagObjects) record.objects = await options.tagObjects(path);
   if (writer) {
     const description = presentCaption(outcome.caption, outcome.confidence, options.minConfidence);
     try {

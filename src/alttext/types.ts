@@ -1,3 +1,4 @@
+import type { DetectedObject } from "../encoders/object-tagger.js";
 import type { CaptionAlternative } from "../generation/types.js";
 
 /** One line of `captionkit caption --format jsonl` and of the --out results file. */
@@ -9,6 +10,8 @@ export interface AltTextRecord {
   alternatives?: CaptionAlternative[];
   /** Present when a threshold was set: true below it (text output then hedges the caption). */
   low_confidence?: boolean;
+  /** With --objects: COCO objects found by CenterNet-512, best first, boxes as fractions [x, y, w, h]. */
+  objects?: DetectedObject[];
   model?: string;
   /** Where the description was written, when asked. */
   xmp_sidecar?: string;

@@ -1,3 +1,4 @@
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { tf } from "../tfjs/backend.js";
 import { COCO_LABELS, iou, ObjectTagger } from "./object-tagger.js";
@@ -28,6 +29,16 @@ describe("ObjectTagger", () => {
       const scores = objects.map((o) => o.score);
       expect(scores).toEqual([...scores].sort((a, b) => b - a));
       await expect(tagger.tag(new Float32Array(3))).rejects.toThrow(/expected 512x512x3/);
+      // tagImage = preprocess at 512 with the tagger's normalisation, then tag
+      const png = await sharp(Buffer.from(x.map((v) => Math.round(v))), {
+        raw: { width: 512, height: 512, channels: 3 },
+      })
+        .png()
+        .toBuffer();
+      expect(await tagger.tagImage(png, { minScore: 0, maxObjects: 5 })).toEqual(objects);
+      await expect(tagger.tagImage(Buffer.from("not an image"))).rejects.toMatchObject({
+        code: "not_an_image",
+      });
     } finally {
       tagger.dispose();
     }

@@ -1,3 +1,4 @@
+import { preprocessImage } from "../image/preprocess.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import { loadGraphModelFromFile, resolvePackageFile } from "./model-loader.js";
 import type { Normalization } from "./types.js";
@@ -82,6 +83,12 @@ export class ObjectTagger {
       if (kept.length >= (options.maxObjects ?? 20)) break;
     }
     return kept;
+  }
+
+  /** Decodes and preprocesses an image file or its bytes (ImageError on bad input), then tags it. */
+  async tagImage(input: string | Uint8Array, options: TagOptions = {}): Promise<DetectedObject[]> {
+    const pixels = await preprocessImage(input, { size: this.inputSize, normalization: this.normalization });
+    return this.tag(pixels, options);
   }
 
   dispose(): void {

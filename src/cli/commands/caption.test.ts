@@ -41,6 +41,48 @@ async function run(inputs: string[], options: CaptionCommandOptions, captioner: 
 }
 
 describe("captionkit caption", () => {
+  it("adds the tagger's objects to captioned records with --objects, and disposes it", async () => {
+    const { dir } = await photos();
+    const tagged: string[] = [];
+    let disposed = false;
+    const object = {
+      label: "dog",
+      class: 16,
+      score: 0.9,
+      box: [0.1, 0.2, 0.3, 0.4] as [number, number, number, number],
+    };
+    let stdout = "";
+    await runCaption(
+      [dir],
+      { format: "jsonl", objects: true },
+      {
+        loadCaptioner: async () => fakeCaptioner(),
+        loadTagger: async () => ({
+          tagImage: async (input) => {
+            tagged.push(String(input));
+            return [object];
+          },
+          dispose: () => {
+            disposed = true;
+          },
+        }),
+        stdout: (text) => {
+          stdout += text;
+        },
+        stderr: () => {},
+      },
+    );
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(lines[0].objects).toEqual([object]);
+    expect(lines[1].objects).toEqual([object]);
+    expect(lines[2].objects).toBeUndefined(); // the broken file has no caption and is not tagged
+    expect(tagged).toHaveLength(2);
+    expect(disposed).toBe(true);
+  });
+
   it("prints one JSONL line per image with the path as given, errors included", async () => {
     const { dir, paths } = await photos();
     const { summary, stdout } = await run([dir], { format: "jsonl" });

@@ -12,6 +12,7 @@ import {
   planBatch,
   ResultsLog,
 } from "../../alttext/index.js";
+import { ObjectTagger } from "../../encoders/object-tagger.js";
 import type { Captioner } from "../../generation/types.js";
 import { startProgress } from "../progress.js";
 
@@ -28,6 +29,7 @@ const optionsSchema = z
     embed: z.boolean().default(false),
     backup: z.boolean().default(true),
     minConfidence: z.coerce.number().min(0).max(1).optional(),
+    objects: z.boolean().default(false),
   })
   .strict();
 
@@ -35,6 +37,8 @@ export type CaptionCommandOptions = z.input<typeof optionsSchema>;
 
 export interface CaptionCommandIo {
   loadCaptioner(modelDir?: string): Promise<Captioner>;
+  /** For --objects; default: CenterNet-512 from @vladmandic/human (ObjectTagger). */
+  loadTagger?(): Promise<Pick<ObjectTagger, "tagImage" | "dispose">>;
   stdout(text: string): void;
   stderr(text: string): void;
 }
@@ -75,6 +79,7 @@ export async function runCaption(
   }
 
   const captioner = await io.loadCaptioner(options.model);
+  const tagger = options.objects ? await (io.loadTagger ?? ObjectTagger.create)() : undefined;
   const progress = startProgress("captioning", todo.length, { unit: "images" });
   const collected: AltTextRecord[] = [];
   const withPath = paths.length > 1;
@@ -88,6 +93,7 @@ export async function runCaption(
       embed: options.embed,
       backup: options.backup,
       ...(options.minConfidence !== undefined ? { minConfidence: options.minConfidence } : {}),
+      ...(tagger ? { tagObjects: (path: string) => tagger.tagImage(path) } : {}),
     })) {
       progress.increment();
       if (record.error === undefined) summary.captioned += 1;
@@ -116,6 +122,7 @@ export async function runCaption(
     progress.stop();
     log?.close();
     captioner.dispose();
+    tagger?.dispose();
   }
   if (!log && options.format === "json") io.stdout(`${JSON.stringify(collected, null, 2)}\n`);
   if (log) {
@@ -142,6 +149,10 @@ export function register(program: Command): void {
     .option("--embed", "write XMP dc:description and EXIF ImageDescription into the image file")
     .option("--no-backup", "with --embed, do not keep <image>_original")
     .option("--min-confidence <x>", "mark captions below X (0..1) as low confidence and hedge their text")
+    .option(
+      "--objects",
+      "also list the COCO objects found (CenterNet 512) as `objects` in json/jsonl/--out records",
+    )
     .action(async (inputs: string[], flags: CaptionCommandOptions) => {
       const summary = await runCaption(inputs, flags, {
         loadCaptioner: loadModel,
