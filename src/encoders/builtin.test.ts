@@ -70,7 +70,7 @@ describe("built-in encoder details", () => {
   it("rejects an unknown name with the list of valid ones", async () => {
     expect(encoderNames()).toEqual(["mobilenet_v2_mid", "centernet_224"]);
     await expect(createEncoder("resnet50")).rejects.toThrow(
-      /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224/,
+      /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224, centernet_448/,
     );
     await expect(createEncoder("onnx:")).rejects.toThrow(/names no folder/);
     await expect(

@@ -51,8 +51,22 @@ export const centernet224: TfjsEncoderSpec = {
     ),
 };
 
+/**
+ * The same CenterNet run at 448, twice the photo size: the detector was trained at 512, so objects in
+ * a 224 photo look smaller than anything it learned from; upsampled, they are back at its scale. The
+ * 14x14 grid is averaged over 2x2 blocks to 7x7, so decoders see as many grid tokens as at 224.
+ */
+export const centernet448: TfjsEncoderSpec = {
+  ...centernet224,
+  name: "centernet_448",
+  inputSize: 448,
+  gridPool: 2,
+  maxBatch: 4,
+};
+
 /** Built-in encoders by registry name (tfjs graphs, run by tfjs or converted to ONNX at load). */
 export const builtinEncoders: Readonly<Record<string, TfjsEncoderSpec>> = Object.freeze({
   [mobilenetV2Mid.name]: mobilenetV2Mid,
   [centernet224.name]: centernet224,
+  [centernet448.name]: centernet448,
 });

@@ -1,5 +1,6 @@
 import * as ort from "onnxruntime-node";
 import { initBackend } from "../tfjs/backend.js";
+import { blockMeanNhwc } from "./grid-pool.js";
 import { spatialMean } from "./onnx-encoder.js";
 import { GraphSpecEncoder, type TfjsEncoderSpec } from "./tfjs-encoder.js";
 import { tfjsGraphToOnnx } from "./tfjs-to-onnx.js";
@@ -62,12 +63,14 @@ export class OnnxGraphEncoder extends GraphSpecEncoder implements Encoder {
       const results = await session.run({ [this.inputName]: input }, fetches);
       try {
         const g = results[this.spec.gridNode]!;
-        if (g.dims.join("x") !== [n, gh, gw, gc].join("x")) {
+        const k = this.spec.gridPool ?? 1;
+        if (g.dims.join("x") !== [n, gh * k, gw * k, gc].join("x")) {
           throw new Error(
-            `encoder ${this.name}: graph gave a ${g.dims.join("x")} grid, expected ${n}x${this.gridShape.join("x")}`,
+            `encoder ${this.name}: graph gave a ${g.dims.join("x")} grid, expected ${[n, gh * k, gw * k, gc].join("x")}`,
           );
         }
-        const gridData = g.data as Float32Array;
+        const rawGrid = g.data as Float32Array;
+        const gridData = k > 1 ? blockMeanNhwc(rawGrid, n, gh * k, gw * k, gc, k) : rawGrid;
         grid.set(gridData, start * gridPer);
         // [n, pooledSize]: the graph's pooled node, or the spatial mean of the grid
         const p = this.spec.pooledNode

@@ -10,6 +10,11 @@ export interface TfjsEncoderSpec {
   pooledSize: number;
   /** Graph node whose output is the [N, h, w, c] grid. */
   gridNode: string;
+  /**
+   * Average the graph's grid over k x k blocks (default 1 = as is): gridShape is the shape after
+   * pooling, so the graph itself gives [h*k, w*k, c].
+   */
+  gridPool?: number;
   /** Graph node giving the [N, c] pooled vector; absent = spatial mean of the grid. */
   pooledNode?: string;
   /** Largest batch run through the graph at once (memory bound; the wasm backend gains little above ~8). */
@@ -78,7 +83,9 @@ export class TfjsGraphEncoder extends GraphSpecEncoder implements Encoder {
         const result = model.execute(input, outputs);
         // execute() unwraps a single requested output into a bare Tensor
         const out = Array.isArray(result) ? result : [result];
-        const g = out[0] as tf.Tensor4D;
+        const raw = out[0] as tf.Tensor4D;
+        const k = this.spec.gridPool ?? 1;
+        const g = k > 1 ? tf.avgPool(raw, k, k, "valid") : raw;
         // [n, c]: mean over the h and w axes when the graph has no pooled node
         const p = out[1] ?? tf.mean(g, [1, 2]);
         return [g, p.reshape([n, this.pooledSize])]; // [n, pooledSize]

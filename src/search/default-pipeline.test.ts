@@ -11,14 +11,15 @@ import type { ImageFeatures } from "./pipeline.js";
 import { COLOURS, tempDir, writeColourImage } from "./test-fixtures.js";
 
 /** An encoder whose every grid value is `value` + region / 10 and pooled value is `value`. */
-function fakeEncoder(name: string, channels: number, value: number): Encoder {
+function fakeEncoder(name: string, channels: number, value: number, inputSize = 8): Encoder {
   return {
     name,
-    inputSize: 8,
+    inputSize,
     normalization: { mean: [0, 0, 0], std: [1, 1, 1] },
     gridShape: [2, 2, channels],
     pooledSize: channels,
-    async encode(_images, count) {
+    async encode(images, count) {
+      if (images.length !== count * inputSize * inputSize * 3) throw new Error(`${name}: wrong input size`);
       const grid = new Float32Array(count * 4 * channels).map(
         (_, i) => value + (Math.floor(i / channels) % 4) / 10,
       );
@@ -28,25 +29,30 @@ function fakeEncoder(name: string, channels: number, value: number): Encoder {
   };
 }
 
+/** A captioner that captions everything "A thing." and records the features it was given. */
+function fakeCaptioner(dir: string, encoder: string, channels: number, seen: ImageFeatures[][] = []) {
+  return {
+    name: "fake",
+    dir,
+    encoder,
+    shape: { regions: 4, featureDim: channels, pooledDim: channels },
+    async caption(features: readonly ImageFeatures[]): Promise<CaptionResult[]> {
+      seen.push([...features]);
+      return features.map(() => ({ caption: "A thing.", confidence: 0.5, alternatives: [], tokens: [] }));
+    },
+    async score() {
+      return [];
+    },
+    dispose() {},
+  } satisfies FeatureCaptioner;
+}
+
 describe("DefaultPipeline", () => {
   it("runs each encoder part once and assembles joined features for the captioner and the embedding", async () => {
     const dir = await tempDir();
     await writeColourImage(path.join(dir, "red.png"), COLOURS.red!);
     const seen: ImageFeatures[][] = [];
-    const captioner = {
-      name: "fake",
-      dir,
-      encoder: "a+b",
-      shape: { regions: 4, featureDim: 3, pooledDim: 3 },
-      async caption(features: readonly ImageFeatures[]): Promise<CaptionResult[]> {
-        seen.push([...features]);
-        return features.map(() => ({ caption: "A thing.", confidence: 0.5, alternatives: [], tokens: [] }));
-      },
-      async score() {
-        return [];
-      },
-      dispose() {},
-    } satisfies FeatureCaptioner;
+    const captioner = fakeCaptioner(dir, "a+b", 3, seen);
     const model = JointEmbedding.init(
       { encoder: "a+b+c", imageParts: [1, 2, 4], imageHidden: [], wordDim: 2, textHidden: [], jointDim: 2 },
       new TextFeaturizer({ terms: ["thing"] }),
@@ -78,5 +84,25 @@ describe("DefaultPipeline", () => {
     expect(forEmbedding!.grid).toBeUndefined();
     expect([...forEmbedding!.pooled]).toEqual([1, 2, 2, 3, 3, 3, 3]);
     expect(pipeline.embed(processed.features)).toHaveLength(model.searchDim);
+  });
+
+  it("decodes at each encoder's own input size when the caption and embedding encoders differ", async () => {
+    const dir = await tempDir();
+    await writeColourImage(path.join(dir, "red.png"), COLOURS.red!);
+    const captioner = fakeCaptioner(dir, "big", 2);
+    const model = JointEmbedding.init(
+      { encoder: "small", imageParts: [1], imageHidden: [], wordDim: 2, textHidden: [], jointDim: 2 },
+      new TextFeaturizer({ terms: ["thing"] }),
+    );
+    const pipeline = new DefaultPipeline(captioner, { model, id: "m@1", dir }, async (name) =>
+      name === "big" ? fakeEncoder(name, 2, 5, 16) : fakeEncoder(name, 1, 7, 8),
+    );
+    const bytes = await readFile(path.join(dir, "red.png"));
+    const [result] = await pipeline.process([{ path: "red.png", bytes }]);
+    const processed = result as { caption: string; features: ImageFeatures[] };
+    expect(processed.features.map((f) => [f.encoder, [...f.pooled]])).toEqual([
+      ["big", [5, 5]],
+      ["small", [7]],
+    ]);
   });
 });

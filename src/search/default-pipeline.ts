@@ -51,16 +51,18 @@ export class DefaultPipeline implements IndexPipeline {
 
   async process(inputs: PipelineInput[]): Promise<(ProcessedImage | Error)[]> {
     const encoders = await this.encoders();
-    const size = inputSize(encoders);
+    const sizes = [...new Set([...encoders.values()].map((e) => e.inputSize))];
     const ok: number[] = [];
     const errors: (Error | undefined)[] = inputs.map(() => undefined);
+    // one decode per image and input size (parts at 224 share one); each part normalises it its own way
     const pixels = await Promise.all(
       inputs.map(async (input, i) => {
         try {
-          // one decode per image at the shared input size; each part normalises it its own way
-          const rgb = await resizedRgb(input.bytes, { size, normalization: ZERO_ONE });
+          const bySize = new Map<number, Buffer>();
+          for (const size of sizes)
+            bySize.set(size, await resizedRgb(input.bytes, { size, normalization: ZERO_ONE }));
           ok.push(i);
-          return rgb;
+          return bySize;
         } catch (error) {
           if (!(error instanceof ImageError)) throw error;
           errors[i] = error;
@@ -75,7 +77,7 @@ export class DefaultPipeline implements IndexPipeline {
         const per = imageLength(encoder.inputSize);
         const batch = new Float32Array(per * ok.length);
         ok.forEach((i, row) => {
-          normalizeInto(pixels[i]!, encoder.normalization, batch, row * per);
+          normalizeInto(pixels[i]!.get(encoder.inputSize)!, encoder.normalization, batch, row * per);
         });
         const out = await encoder.encode(batch, ok.length);
         outputs.set(name, { ...out, encoder });
@@ -146,11 +148,4 @@ const ZERO_ONE = { mean: [0, 0, 0], std: [1, 1, 1] } as {
 function splitEncoder(name: string | undefined): string[] {
   if (!name) return [];
   return name.startsWith("onnx:") ? [name] : name.split("+");
-}
-
-function inputSize(encoders: Map<string, Encoder>): number {
-  const sizes = new Set([...encoders.values()].map((e) => e.inputSize));
-  if (sizes.size !== 1)
-    throw new Error(`encoders ${[...encoders.keys()].join(", ")} need different input sizes`);
-  return [...sizes][0]!;
 }

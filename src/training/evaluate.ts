@@ -18,6 +18,8 @@ export interface EvaluateOptions {
   beam?: number;
   /** Block repeated n-grams of this size while decoding (0 = off; default: generation's default). */
   noRepeatNgram?: number;
+  /** Length normalisation exponent of beam search (score = log p / length^alpha; default 0). */
+  alpha?: number;
   /** First N images of the split (0 = all). */
   limit?: number;
   /** Feature cache folder(s) matching the model's encoder; images are encoded when absent. */
@@ -84,6 +86,7 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
         beam,
         alternatives: 0,
         noRepeatNgram: options.noRepeatNgram,
+        alpha: options.alpha,
       });
       disposeInputs(inputs);
       for (const [i, image] of chunk.entries()) captions.set(image.id, results[i]!.caption);
@@ -99,7 +102,7 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
       const chunk = images.slice(start, start + batchSize);
       const results = await captioner.caption(
         chunk.map((image) => image.path),
-        { beam, alternatives: 0, noRepeatNgram: options.noRepeatNgram },
+        { beam, alternatives: 0, noRepeatNgram: options.noRepeatNgram, alpha: options.alpha },
       );
       for (const [i, image] of chunk.entries()) captions.set(image.id, results[i]!.caption);
       options.onProgress?.(Math.min(start + batchSize, images.length), images.length);

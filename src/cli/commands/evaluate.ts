@@ -10,6 +10,7 @@ interface EvaluateFlags {
   images?: string;
   beam: string;
   blockRepeats: string;
+  lengthAlpha: string;
   limit?: string;
   features?: string;
   metrics?: string;
@@ -33,6 +34,11 @@ export function register(program: Command): void {
     .option("--images <dir>", "folder that relative image paths resolve against")
     .option("--beam <k>", "beam size (1 = greedy)", "3")
     .option("--block-repeats <n>", "never repeat an n-gram of n words in a caption (0 = off)", "3")
+    .option(
+      "--length-alpha <a>",
+      "beam length normalisation: rank by log p / length^a (0 = raw log p, favours short captions)",
+      "0",
+    )
     .option("--limit <n>", "only the first n images of the split")
     .option(
       "--features <dirs>",
@@ -47,6 +53,9 @@ export function register(program: Command): void {
       const limit = flags.limit ? positiveInt(flags.limit, "--limit") : 0;
       const beam = positiveInt(flags.beam, "--beam");
       if (beam < 1) throw new Error("--beam must be at least 1");
+      const alpha = Number(flags.lengthAlpha);
+      if (!Number.isFinite(alpha) || alpha < 0 || alpha > 2)
+        throw new Error(`--length-alpha must be a number from 0 to 2, got "${flags.lengthAlpha}"`);
       let progress: ReturnType<typeof startProgress> | undefined;
       let last = 0;
       const result = await evaluateModel({
@@ -56,6 +65,7 @@ export function register(program: Command): void {
         images: flags.images,
         beam,
         noRepeatNgram: positiveInt(flags.blockRepeats, "--block-repeats"),
+        alpha,
         limit,
         features: flags.features?.split(",").filter(Boolean),
         metrics: flags.metrics ? parseMetricList(flags.metrics) : undefined,

@@ -32,7 +32,7 @@ export function register(program: Command): void {
   addDatasetOptions(command)
     .requiredOption(
       "--encoder <name>",
-      "mobilenet_v2_mid, centernet_224, names joined with + (mobilenet_v2_mid+centernet_224), or onnx:<folder>",
+      "mobilenet_v2_mid, centernet_224, centernet_448, names joined with + (mobilenet_v2_mid+centernet_224), or onnx:<folder>",
     )
     .requiredOption(
       "--out <dir>",
