@@ -8,6 +8,7 @@ import type { Encoder } from "./types.js";
 for (const [name, runtime] of [
   ["mobilenet_v2_mid", "onnx"],
   ["centernet_224", "onnx"],
+  ["centernet_448", "onnx"],
   ["mobilenet_v2_mid+centernet_224", "onnx"],
   ["centernet_224", "tfjs"],
 ] as const) {
@@ -68,7 +69,7 @@ describe("built-in encoder details", () => {
   });
 
   it("rejects an unknown name with the list of valid ones", async () => {
-    expect(encoderNames()).toEqual(["mobilenet_v2_mid", "centernet_224"]);
+    expect(encoderNames()).toEqual(["mobilenet_v2_mid", "centernet_224", "centernet_448"]);
     await expect(createEncoder("resnet50")).rejects.toThrow(
       /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224, centernet_448/,
     );
