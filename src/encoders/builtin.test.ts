@@ -9,6 +9,7 @@ for (const [name, runtime] of [
   ["mobilenet_v2_mid", "onnx"],
   ["centernet_224", "onnx"],
   ["centernet_448", "onnx"],
+  ["inception_v3", "onnx"],
   ["mobilenet_v2_mid+centernet_224", "onnx"],
   ["centernet_224", "tfjs"],
 ] as const) {
@@ -69,9 +70,9 @@ describe("built-in encoder details", () => {
   });
 
   it("rejects an unknown name with the list of valid ones", async () => {
-    expect(encoderNames()).toEqual(["mobilenet_v2_mid", "centernet_224", "centernet_448"]);
+    expect(encoderNames()).toEqual(["mobilenet_v2_mid", "centernet_224", "centernet_448", "inception_v3"]);
     await expect(createEncoder("resnet50")).rejects.toThrow(
-      /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224, centernet_448/,
+      /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224, centernet_448, inception_v3/,
     );
     await expect(createEncoder("onnx:")).rejects.toThrow(/names no folder/);
     await expect(

@@ -64,9 +64,29 @@ export const centernet448: TfjsEncoderSpec = {
   maxBatch: 4,
 };
 
+/**
+ * nsfwjs 4.4.0 inception_v3: the Keras InceptionV3 (ImageNet weights, 8-bit quantized) with an nsfw
+ * head. Its training config shows the layers up to mixed5 frozen and the rest fine-tuned with SGD at
+ * lr 9e-7, so mixed10 is still close to the ImageNet features captioning work usually starts from.
+ * nsfwjs feeds every model pixel / 255. Grid = mixed10 (8x8x2048 at the native 299), pooled = its
+ * spatial mean, which is what the model's own 8x8 average pool gives.
+ */
+export const inceptionV3: TfjsEncoderSpec = {
+  name: "inception_v3",
+  inputSize: 299,
+  normalization: { mean: [0, 0, 0], std: [1, 1, 1] },
+  gridShape: [8, 8, 2048],
+  pooledSize: 2048,
+  gridNode: "mixed10",
+  maxBatch: 4,
+  artifacts: () =>
+    loadNsfwjsArtifacts(path.dirname(resolvePackageFile("nsfwjs", "dist/models/inception_v3/model.min.js"))),
+};
+
 /** Built-in encoders by registry name (tfjs graphs, run by tfjs or converted to ONNX at load). */
 export const builtinEncoders: Readonly<Record<string, TfjsEncoderSpec>> = Object.freeze({
   [mobilenetV2Mid.name]: mobilenetV2Mid,
   [centernet224.name]: centernet224,
   [centernet448.name]: centernet448,
+  [inceptionV3.name]: inceptionV3,
 });

@@ -1,6 +1,7 @@
 import * as ort from "onnxruntime-node";
 import { initBackend } from "../tfjs/backend.js";
 import { blockMeanNhwc } from "./grid-pool.js";
+import { isKerasModel, kerasToOnnx } from "./keras-to-onnx.js";
 import { spatialMean } from "./onnx-encoder.js";
 import { GraphSpecEncoder, type TfjsEncoderSpec } from "./tfjs-encoder.js";
 import { tfjsGraphToOnnx } from "./tfjs-to-onnx.js";
@@ -34,7 +35,10 @@ export class OnnxGraphEncoder extends GraphSpecEncoder implements Encoder {
     // the converter decodes the (quantized) weights through tfjs
     await initBackend();
     const outputs = spec.pooledNode ? [spec.gridNode, spec.pooledNode] : [spec.gridNode];
-    const model = tfjsGraphToOnnx(await spec.artifacts(), { outputs, inputSize: spec.inputSize });
+    const artifacts = await spec.artifacts();
+    const model = isKerasModel(artifacts)
+      ? kerasToOnnx(artifacts, outputs)
+      : tfjsGraphToOnnx(artifacts, { outputs, inputSize: spec.inputSize });
     const session = await ort.InferenceSession.create(model, {
       intraOpNumThreads: options.threads ?? 0,
       interOpNumThreads: 1,

@@ -1,4 +1,5 @@
 import { initBackend, tf } from "../tfjs/backend.js";
+import { isKerasModel } from "./keras-to-onnx.js";
 import type { EncodedBatch, Encoder, Normalization } from "./types.js";
 
 /** How to cut grid and pooled features out of a frozen tfjs graph (run by tfjs, or converted to ONNX). */
@@ -50,18 +51,42 @@ export abstract class GraphSpecEncoder {
   }
 }
 
+/** What TfjsGraphEncoder runs: a tfjs GraphModel, or a Keras model cut at the requested layers. */
+interface GraphRunner {
+  execute(input: tf.Tensor, outputs: string[]): tf.Tensor | tf.Tensor[];
+  dispose(): void;
+}
+
+/** A Keras model truncated at `outputs` (layer names), behind the GraphModel calling convention. */
+async function kerasRunner(artifacts: tf.io.ModelArtifacts, outputs: string[]): Promise<GraphRunner> {
+  const full = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+  const cut = tf.model({
+    inputs: full.inputs,
+    outputs: outputs.map((name) => full.getLayer(name).output as tf.SymbolicTensor),
+  });
+  return {
+    execute: (input) => cut.predict(input),
+    dispose: () => full.dispose(),
+  };
+}
+
 /** A frozen tfjs graph turned into an Encoder: runs the graph up to the grid (and pooled) node. */
 export class TfjsGraphEncoder extends GraphSpecEncoder implements Encoder {
   private constructor(
     spec: TfjsEncoderSpec,
-    private model: tf.GraphModel | undefined,
+    private model: GraphRunner | undefined,
   ) {
     super(spec);
   }
 
   static async create(spec: TfjsEncoderSpec): Promise<TfjsGraphEncoder> {
     await initBackend();
-    return new TfjsGraphEncoder(spec, await tf.loadGraphModel(tf.io.fromMemory(await spec.artifacts())));
+    const artifacts = await spec.artifacts();
+    const outputs = spec.pooledNode ? [spec.gridNode, spec.pooledNode] : [spec.gridNode];
+    const runner = isKerasModel(artifacts)
+      ? await kerasRunner(artifacts, outputs)
+      : await tf.loadGraphModel(tf.io.fromMemory(artifacts));
+    return new TfjsGraphEncoder(spec, runner);
   }
 
   async encode(images: Float32Array, count: number): Promise<EncodedBatch> {

@@ -144,6 +144,23 @@ export function loadCheckpoint(file: string): LoadedCheckpoint {
  * Copies checkpoint weights into a decoder's variables (names and shapes must match). Buffers
  * (non-trainable state such as batch-norm statistics) are stored under "#name".
  */
+/**
+ * Like assignWeights, but only for the variables the checkpoint has at the same size; returns the
+ * names of the others, which keep their values. For moving a decoder to an encoder of another feature
+ * size: the language half carries over, the input projections start fresh.
+ */
+export function assignMatchingWeights(
+  variables: ReadonlyMap<string, tf.Variable>,
+  weights: ReadonlyMap<string, Float32Array>,
+  buffers: ReadonlyMap<string, tf.Variable> = new Map(),
+): string[] {
+  const matching = (prefix: string, from: ReadonlyMap<string, tf.Variable>) =>
+    new Map([...from].filter(([name, variable]) => weights.get(prefix + name)?.length === variable.size));
+  const kept = matching("", variables);
+  assignWeights(kept, weights, matching("#", buffers));
+  return [...variables.keys()].filter((name) => !kept.has(name));
+}
+
 export function assignWeights(
   variables: ReadonlyMap<string, tf.Variable>,
   weights: ReadonlyMap<string, Float32Array>,

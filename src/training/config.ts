@@ -147,6 +147,12 @@ export const trainConfigSchema = z
     out: z.string().default("runs/train"),
     /** Start from the weights of this checkpoint (e.g. another run's best.ckpt) instead of random ones; the optimizer starts fresh. */
     initFrom: z.string().optional(),
+    /**
+     * With initFrom: take only the weights whose name and size match, e.g. to move a decoder to an
+     * encoder with another feature size or grid (its input projections then start fresh, and the log
+     * names them). Default false: any mismatch is an error.
+     */
+    initMatching: z.boolean().default(false),
     /** Data-parallel worker threads (1 = train in the main thread). */
     workers: z.number().int().positive().max(8).default(1),
     /** Print a progress line (step, loss, tokens/s) every this many steps to stderr (0 = never). */

@@ -3,16 +3,17 @@ import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SHAPES_GRID, shapesDataset, shapesTrainData } from "../../test/fixtures/shapes.js";
-import { END_ID } from "../data/vocabulary.js";
+import { END_ID, PAD_ID, START_ID } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
 import type { CaptionDecoder } from "../decoders/types.js";
 import { initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
-import { disposeInputs, featureBatch } from "./batches.js";
+import { disposeInputs, featureBatch, tokenBatch } from "./batches.js";
 import { mergeTrainConfig } from "./config.js";
 import { Rng } from "./rng.js";
 import { decodeWords } from "./run.js";
 import { advantages, runScst, type ScstOptions, sampleCaptions } from "./scst.js";
+import { computeGradients, disposeGradients } from "./step.js";
 
 describe("self-critical sequence training", () => {
   it("compares each sample with the mean of its image's other samples, or with a given baseline", () => {
@@ -23,6 +24,33 @@ describe("self-critical sequence training", () => {
   beforeAll(async () => {
     await initBackend("wasm");
     applyWasmKernelFixes();
+  });
+
+  it("takes self-critical gradients without dropout, cross-entropy ones with it", () => {
+    const { data, fresh } = tinySetup(7, 6, 2, {}, { dropout: 0.5 });
+    const decoder = fresh(3);
+    const ids = data.train.slice(0, 3).map((image) => image.id);
+    const captions = [
+      [START_ID, 5, 6, END_ID],
+      [START_ID, 7, END_ID, PAD_ID],
+      [START_ID, 6, 5, END_ID],
+    ];
+    const gradient = (weights?: number[]) => {
+      const result = computeGradients(
+        decoder,
+        featureBatch(data.reader, ids),
+        tokenBatch(captions),
+        { labelSmoothing: 0, auxLossWeight: 0 },
+        weights,
+      );
+      const flat = [...result.grads.values()].flatMap((g) => Array.from(g.dataSync()));
+      disposeGradients(result.grads);
+      return flat;
+    };
+    // Each forward pass draws fresh dropout masks, so only a dropout-free pass repeats exactly.
+    expect(gradient([1, -0.5, 0.25])).toEqual(gradient([1, -0.5, 0.25]));
+    expect(gradient()).not.toEqual(gradient());
+    decoder.dispose();
   });
 
   it("samples captions ending in <end> and runs SCST steps, keeping the better weights", async () => {

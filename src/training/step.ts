@@ -19,7 +19,7 @@ export interface Gradients {
 /**
  * Teacher-forced forward + backward on one batch. Consumes (disposes) inputs and batch. With
  * `captionWeights` (self-critical training) the loss is the advantage-weighted negative log-likelihood
- * of the given (sampled) captions instead of the cross-entropy, without the auxiliary loss.
+ * of the given (sampled) captions instead of the cross-entropy, without the auxiliary loss or dropout.
  */
 export function computeGradients(
   decoder: CaptionDecoder,
@@ -36,7 +36,10 @@ export function computeGradients(
   }
   const weights = captionWeights ? tf.tensor1d([...captionWeights]) : undefined;
   const { value, grads } = tf.variableGrads(() => {
-    const { logits, auxLoss } = decoder.forward(inputs, batch.inputs, true);
+    // Self-critical steps run without dropout: their captions were sampled without it, and the
+    // policy gradient must be taken for the policy that drew them (with dropout on, SCST lowered val
+    // CIDEr-D in every run; docs/results/training.md).
+    const { logits, auxLoss } = decoder.forward(inputs, batch.inputs, !weights);
     if (weights) return weightedSequenceLoss(logits, batch.targets, weights);
     let loss = maskedCrossEntropy(logits, batch.targets, options.labelSmoothing);
     if (auxLoss && options.auxLossWeight > 0) loss = loss.add(auxLoss.mul(options.auxLossWeight));

@@ -6,7 +6,7 @@ import { shapesDataset, shapesTrainData } from "../../test/fixtures/shapes.js";
 import { createDecoder } from "../decoders/factory.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
-import { loadCheckpoint } from "./checkpoint.js";
+import { assignMatchingWeights, assignWeights, loadCheckpoint } from "./checkpoint.js";
 import { mergeTrainConfig } from "./config.js";
 import { maskedCrossEntropy } from "./loss.js";
 import { type TrainData, trainCrossEntropy } from "./trainer.js";
@@ -47,6 +47,36 @@ describe("trainCrossEntropy", () => {
     const logp = [1 - logZ, 2 - logZ, 0.5 - logZ];
     const q = [0.1, 0.8, 0.1];
     expect(smoothed).toBeCloseTo(-q.reduce((s, qi, i) => s + qi * (logp[i] as number), 0), 5);
+  });
+
+  it("initMatching carries the weights of equal size to a decoder with another feature size", () => {
+    const decoderConfig = {
+      kind: "transformer" as const,
+      layers: 1,
+      modelDim: 8,
+      heads: 2,
+      feedForwardDim: 12,
+      dropout: 0,
+      maxLength: 12,
+    };
+    const shape = { vocabSize: 20, regions: 4, featureDim: 6, pooledDim: 6 };
+    const source = createDecoder(decoderConfig, shape, 1);
+    const target = createDecoder(decoderConfig, { ...shape, regions: 9, featureDim: 10, pooledDim: 10 }, 2);
+    const weights = new Map([...source.variables].map(([name, v]) => [name, v.dataSync() as Float32Array]));
+    const before = new Map([...target.variables].map(([name, v]) => [name, Array.from(v.dataSync())]));
+    expect(() => assignWeights(target.variables, weights)).toThrow(/wrong size/);
+    const fresh = assignMatchingWeights(target.variables, weights);
+    expect(fresh.sort()).toEqual([
+      "transformer/memory/grid/kernel",
+      "transformer/memory/pooled/kernel",
+      "transformer/memory/positions",
+    ]);
+    for (const [name, variable] of target.variables) {
+      const expected = fresh.includes(name) ? before.get(name)! : Array.from(weights.get(name)!);
+      expect(Array.from(variable.dataSync()), name).toEqual(expected);
+    }
+    source.dispose();
+    target.dispose();
   });
 
   it("resumes a killed run to exactly the weights of an uninterrupted one", async () => {

@@ -6,6 +6,7 @@ import type { CaptionDecoder, DecoderConfig, DecoderShape } from "../decoders/ty
 import type { FeatureReader } from "../features/types.js";
 import { buildExamples, epochBatches, featureBatch, type ImageCaptions, tokenBatch } from "./batches.js";
 import {
+  assignMatchingWeights,
   assignWeights,
   type CheckpointManifest,
   type EpochRecord,
@@ -150,8 +151,17 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
   } else {
     if (existsSync(logFile) && !options.resume) writeFileSync(logFile, "");
     if (config.initFrom) {
-      assignWeights(decoder.variables, loadCheckpoint(config.initFrom).weights, decoder.buffers);
-      log(`initialised the decoder from ${config.initFrom}`);
+      const weights = loadCheckpoint(config.initFrom).weights;
+      if (config.initMatching) {
+        const fresh = assignMatchingWeights(decoder.variables, weights, decoder.buffers);
+        log(
+          `initialised the decoder from ${config.initFrom}` +
+            (fresh.length > 0 ? `; freshly initialised (no weights of that size): ${fresh.join(", ")}` : ""),
+        );
+      } else {
+        assignWeights(decoder.variables, weights, decoder.buffers);
+        log(`initialised the decoder from ${config.initFrom}`);
+      }
     }
   }
 

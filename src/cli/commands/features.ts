@@ -1,5 +1,10 @@
 import { type Command, Option } from "commander";
-import { DEFAULT_ENCODER_RUNTIME, ENCODER_RUNTIMES, type EncoderRuntime } from "../../encoders/registry.js";
+import {
+  DEFAULT_ENCODER_RUNTIME,
+  ENCODER_RUNTIMES,
+  type EncoderRuntime,
+  encoderNames,
+} from "../../encoders/registry.js";
 import { DEFAULT_EXTRACT_WORKERS, extractFeatures } from "../../features/extract.js";
 import type { FeatureDtype } from "../../features/format.js";
 import { addDatasetOptions, type DatasetCliOptions, loadDatasetFromOptions } from "../dataset-options.js";
@@ -32,7 +37,7 @@ export function register(program: Command): void {
   addDatasetOptions(command)
     .requiredOption(
       "--encoder <name>",
-      "mobilenet_v2_mid, centernet_224, centernet_448, names joined with + (mobilenet_v2_mid+centernet_224), or onnx:<folder>",
+      `${encoderNames().join(", ")}, names joined with + (mobilenet_v2_mid+centernet_224), or onnx:<folder>`,
     )
     .requiredOption(
       "--out <dir>",
