@@ -70,9 +70,15 @@ describe("built-in encoder details", () => {
   });
 
   it("rejects an unknown name with the list of valid ones", async () => {
-    expect(encoderNames()).toEqual(["mobilenet_v2_mid", "centernet_224", "centernet_448", "inception_v3"]);
+    expect(encoderNames()).toEqual([
+      "mobilenet_v2_mid",
+      "centernet_224",
+      "centernet_448",
+      "centernet_448_expand",
+      "inception_v3",
+    ]);
     await expect(createEncoder("resnet50")).rejects.toThrow(
-      /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224, centernet_448, inception_v3/,
+      /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224, centernet_448, centernet_448_expand, inception_v3/,
     );
     await expect(createEncoder("onnx:")).rejects.toThrow(/names no folder/);
     await expect(

@@ -18,7 +18,13 @@ function relativeDiff(a: Float32Array, b: Float32Array): number {
 
 // The converted graphs must reproduce the tfjs (wasm) features: caches and the shipped model were
 // made with tfjs, and either runtime may resume a store.
-for (const name of ["mobilenet_v2_mid", "centernet_224", "centernet_448", "inception_v3"]) {
+for (const name of [
+  "mobilenet_v2_mid",
+  "centernet_224",
+  "centernet_448",
+  "centernet_448_expand",
+  "inception_v3",
+]) {
   describe(`${name} on onnxruntime`, () => {
     let onnx: Encoder;
     let tfjs: Encoder;
