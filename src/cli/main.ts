@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { register as augmentPreview } from "./commands/augment-preview.js";
 import { register as caption } from "./commands/caption.js";
 import { register as dataset } from "./commands/dataset.js";
+import { register as ensemble } from "./commands/ensemble.js";
 import { register as evaluate } from "./commands/evaluate.js";
 import { register as evaluateRetrieval } from "./commands/evaluate-retrieval.js";
 import { register as exportModel } from "./commands/export.js";
@@ -19,6 +20,7 @@ const commands = [
   features,
   train,
   exportModel,
+  ensemble,
   caption,
   evaluate,
   score,

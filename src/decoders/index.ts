@@ -1,6 +1,13 @@
 // Training decoders on wasm needs these kernel fixes; re-exported here as the decoders' public prerequisite.
 export { applyWasmKernelFixes, clearTransposeCache } from "../tfjs/kernel-fixes.js";
 export { decoderConfigSchema, decoderShapeSchema } from "./config-schema.js";
+export { EnsembleDecoder } from "./ensemble.js";
+export {
+  ENSEMBLE_FORMAT,
+  type EnsembleFile,
+  type EnsembleMeta,
+  ensembleFileSchema,
+} from "./ensemble-io.js";
 export { createDecoder } from "./factory.js";
 export { float16ToFloat32, float32ToFloat16 } from "./float16.js";
 export {
@@ -14,6 +21,7 @@ export {
   modelFileSchema,
   readModelFile,
   type SaveModelOptions,
+  saveEnsembleModel,
   saveModel,
   WEIGHTS_FILE,
   type WeightsDtype,

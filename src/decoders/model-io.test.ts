@@ -78,7 +78,7 @@ describe.each(configs)("saveModel / loadModel: $kind", (config) => {
     expect(loaded.meta.name).toBe("tiny");
     expect(loaded.vocabulary.size).toBe(10);
     expect(loaded.decoder.config).toEqual(decoder.config);
-    expect(loaded.file.metrics).toEqual({ "CIDEr-D": 0.1 });
+    expect(loaded.meta.metrics).toEqual({ "CIDEr-D": 0.1 });
     const all = (d: typeof decoder) => new Map([...d.variables, ...(d.buffers ?? [])]);
     const original = all(decoder);
     const restored = all(loaded.decoder);

@@ -6,6 +6,13 @@ import { z } from "zod";
 import { Vocabulary, type VocabularyJson } from "../data/vocabulary.js";
 import { type PreprocessSpec, preprocessSpecSchema } from "../image/preprocess.js";
 import { decoderConfigSchema, decoderShapeSchema } from "./config-schema.js";
+import {
+  ENSEMBLE_FORMAT,
+  type EnsembleFile,
+  type EnsembleMeta,
+  loadEnsemble,
+  saveEnsemble,
+} from "./ensemble-io.js";
 import { createDecoder } from "./factory.js";
 import { float16ToFloat32, float32ToFloat16 } from "./float16.js";
 import type { CaptionDecoder, DecoderConfig, DecoderShape } from "./types.js";
@@ -77,11 +84,10 @@ export interface SaveModelOptions {
 }
 
 export interface LoadedModel {
+  /** One decoder, or an EnsembleDecoder for an ensemble folder (src/decoders/ensemble-io.ts). */
   decoder: CaptionDecoder;
   vocabulary: Vocabulary;
   meta: ModelMeta;
-  /** The parsed model.json. */
-  file: ModelFile;
 }
 
 /**
@@ -150,8 +156,7 @@ async function writeAtomic(target: string, data: Uint8Array | string): Promise<v
   await rename(temp, target);
 }
 
-/** Reads and validates model.json only (no weights): cheap, for listing and for the encoder name. */
-export async function readModelFile(dir: string): Promise<ModelFile> {
+async function readModelJson(dir: string): Promise<unknown> {
   const file = path.join(dir, MODEL_FILE);
   let text: string;
   try {
@@ -162,23 +167,54 @@ export async function readModelFile(dir: string): Promise<ModelFile> {
     }
     throw err;
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     throw new Error(`${file} is not valid JSON (${(err as Error).message})`);
   }
+}
+
+function parseModelFile(dir: string, json: unknown): ModelFile {
   const parsed = modelFileSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`${file} is not a captionkit model: ${issue?.path.join(".")}: ${issue?.message}`);
+    throw new Error(
+      `${path.join(dir, MODEL_FILE)} is not a captionkit model: ${issue?.path.join(".")}: ${issue?.message}`,
+    );
   }
   return parsed.data;
 }
 
-/** Loads a model folder written by saveModel: decoder with its weights, vocabulary and metadata. */
+/** Reads and validates a single model's model.json only (no weights): cheap, for listing and checks. */
+export async function readModelFile(dir: string): Promise<ModelFile> {
+  return parseModelFile(dir, await readModelJson(dir));
+}
+
+/**
+ * Loads a model folder written by saveModel (decoder with its weights, vocabulary and metadata), or an
+ * ensemble folder written by saveEnsemble (its members' decoders averaged).
+ */
 export async function loadModel(dir: string): Promise<LoadedModel> {
-  const file = await readModelFile(dir);
+  const json = await readModelJson(dir);
+  const format = (json as { format?: unknown } | null)?.format;
+  if (format === ENSEMBLE_FORMAT) return loadEnsemble(dir, json, loadSingleModel);
+  return loadSingleModel(dir, json);
+}
+
+/**
+ * Writes an ensemble folder from two or more model folders trained on one vocabulary: members are
+ * copied in, and loadModel then averages their next-word probabilities (src/decoders/ensemble.ts).
+ */
+export function saveEnsembleModel(
+  dir: string,
+  memberDirs: readonly string[],
+  meta: EnsembleMeta,
+): Promise<EnsembleFile> {
+  return saveEnsemble(dir, memberDirs, meta, readModelFile);
+}
+
+async function loadSingleModel(dir: string, json?: unknown): Promise<LoadedModel & { file: ModelFile }> {
+  const file = parseModelFile(dir, json ?? (await readModelJson(dir)));
   const weightsPath = path.join(dir, file.weights.file);
   const bytes = await readFile(weightsPath).catch((err: NodeJS.ErrnoException) => {
     throw new Error(`${weightsPath}: ${err.code === "ENOENT" ? "missing weights file" : err.message}`);

@@ -75,10 +75,14 @@ describe("built-in encoder details", () => {
       "centernet_224",
       "centernet_448",
       "centernet_448_expand",
+      "centernet_448_grid14",
+      "centernet_448_expand_grid14",
       "inception_v3",
+      "colour_224",
+      "colour_448",
     ]);
     await expect(createEncoder("resnet50")).rejects.toThrow(
-      /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224, centernet_448, centernet_448_expand, inception_v3/,
+      /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224, centernet_448, centernet_448_expand, centernet_448_grid14, centernet_448_expand_grid14, inception_v3, colour_224, colour_448/,
     );
     await expect(createEncoder("onnx:")).rejects.toThrow(/names no folder/);
     await expect(

@@ -97,11 +97,32 @@ export const centernet448Expand: TfjsEncoderSpec = {
   gridNode: "tower_0/MobilenetV3/expanded_conv_14/depthwise/hard_swish/mul_1",
 };
 
+/**
+ * CenterNet at 448 without the 2x2 averaging: the full 14x14 grid (196 regions), the resolution
+ * Show, Attend and Tell attends over. Four times the decoder's memory tokens of `centernet_448`.
+ */
+export const centernet448Grid14: TfjsEncoderSpec = {
+  ...centernet448,
+  name: "centernet_448_grid14",
+  gridShape: [14, 14, 480],
+  gridPool: 1,
+};
+
+/** `centernet_448_expand` without the 2x2 averaging (14x14x720), for the same reason as the grid14 cut. */
+export const centernet448ExpandGrid14: TfjsEncoderSpec = {
+  ...centernet448Expand,
+  name: "centernet_448_expand_grid14",
+  gridShape: [14, 14, 720],
+  gridPool: 1,
+};
+
 /** Built-in encoders by registry name (tfjs graphs, run by tfjs or converted to ONNX at load). */
 export const builtinEncoders: Readonly<Record<string, TfjsEncoderSpec>> = Object.freeze({
   [mobilenetV2Mid.name]: mobilenetV2Mid,
   [centernet224.name]: centernet224,
   [centernet448.name]: centernet448,
   [centernet448Expand.name]: centernet448Expand,
+  [centernet448Grid14.name]: centernet448Grid14,
+  [centernet448ExpandGrid14.name]: centernet448ExpandGrid14,
   [inceptionV3.name]: inceptionV3,
 });

@@ -3,7 +3,8 @@ import type { EncodedBatch, Encoder, Normalization } from "./types.js";
 /**
  * Several encoders run on the same image, grids concatenated along channels and pooled vectors
  * end to end. The parts must agree on input size, normalization and grid height/width, because the
- * caller preprocesses each image once for the whole encoder.
+ * caller preprocesses each image once for the whole encoder. A part may appear more than once (an
+ * ensemble whose members share an encoder): the same instance then runs once per batch.
  */
 export class ConcatEncoder implements Encoder {
   readonly name: string;
@@ -38,8 +39,13 @@ export class ConcatEncoder implements Encoder {
     const pooled = new Float32Array(count * this.pooledSize);
     let channelOffset = 0;
     let pooledOffset = 0;
+    const encoded = new Map<Encoder, EncodedBatch>();
     for (const part of this.parts) {
-      const out = await part.encode(renormalize(images, this.normalization, part.normalization), count);
+      let out = encoded.get(part);
+      if (!out) {
+        out = await part.encode(renormalize(images, this.normalization, part.normalization), count);
+        encoded.set(part, out);
+      }
       const c = part.gridShape[2];
       // grid rows are [image, region]; each part fills its channel slice of every row
       for (let row = 0; row < count * regions; row++) {
@@ -58,7 +64,7 @@ export class ConcatEncoder implements Encoder {
   }
 
   dispose(): void {
-    for (const p of this.parts) p.dispose();
+    for (const p of new Set(this.parts)) p.dispose();
   }
 }
 

@@ -1,4 +1,12 @@
 export { builtinEncoders, centernet224, mobilenetV2Mid } from "./builtin.js";
+export {
+  COLOUR_CHANNELS,
+  COLOUR_TERMS,
+  ColourEncoder,
+  colourDescriptor,
+  parseColourEncoderName,
+  srgbToLab,
+} from "./colour-encoder.js";
 export { ConcatEncoder, renormalize } from "./concat-encoder.js";
 export {
   diskIOHandler,

@@ -1,4 +1,5 @@
 import { builtinEncoders } from "./builtin.js";
+import { ColourEncoder, parseColourEncoderName } from "./colour-encoder.js";
 import { ConcatEncoder } from "./concat-encoder.js";
 import { OnnxEncoder } from "./onnx-encoder.js";
 import { OnnxGraphEncoder } from "./onnx-graph-encoder.js";
@@ -20,7 +21,8 @@ export interface CreateEncoderOptions {
 
 /** Registry names accepted by createEncoder (besides `a+b` joins and `onnx:<folder>`). */
 export function encoderNames(): string[] {
-  return Object.keys(builtinEncoders);
+  // colour_<size> takes any size that 7 divides; these two match the CNN encoders' inputs
+  return [...Object.keys(builtinEncoders), "colour_224", "colour_448"];
 }
 
 function describeValidNames(): string {
@@ -33,6 +35,8 @@ async function createOne(name: string, options: CreateEncoderOptions): Promise<E
     if (!folder) throw new Error(`encoder "${name}" names no folder: use onnx:<folder with encoder.json>`);
     return OnnxEncoder.create(folder, { threads: options.onnxThreads });
   }
+  const colourSize = parseColourEncoderName(name);
+  if (colourSize !== undefined) return new ColourEncoder(colourSize);
   const spec = builtinEncoders[name];
   if (!spec) throw new Error(`unknown encoder "${name}"; ${describeValidNames()}`);
   const runtime = options.runtime ?? DEFAULT_ENCODER_RUNTIME;
@@ -53,12 +57,13 @@ export async function createEncoder(name: string, options: CreateEncoderOptions 
   // onnx folders may contain "+", so only split names that do not start with onnx:
   const parts = trimmed.startsWith("onnx:") ? [trimmed] : trimmed.split("+");
   if (parts.length === 1) return createOne(trimmed, options);
-  const encoders: Encoder[] = [];
+  // a name given twice (ensemble members sharing an encoder) is loaded and run once
+  const byName = new Map<string, Encoder>();
   try {
-    for (const part of parts) encoders.push(await createOne(part, options));
-    return new ConcatEncoder(encoders);
+    for (const part of parts) if (!byName.has(part)) byName.set(part, await createOne(part, options));
+    return new ConcatEncoder(parts.map((part) => byName.get(part) as Encoder));
   } catch (err) {
-    for (const e of encoders) e.dispose();
+    for (const e of byName.values()) e.dispose();
     throw err;
   }
 }

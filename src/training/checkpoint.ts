@@ -144,21 +144,46 @@ export function loadCheckpoint(file: string): LoadedCheckpoint {
  * Copies checkpoint weights into a decoder's variables (names and shapes must match). Buffers
  * (non-trainable state such as batch-norm statistics) are stored under "#name".
  */
+/** What assignMatchingWeights did with the variables it could not copy as they are. */
+export interface MatchingResult {
+  /** Left at their fresh initial values (no weights of that size). */
+  fresh: string[];
+  /** Input kernels that kept the checkpoint's rows, with the rows for appended inputs at zero. */
+  widened: string[];
+}
+
 /**
- * Like assignWeights, but only for the variables the checkpoint has at the same size; returns the
- * names of the others, which keep their values. For moving a decoder to an encoder of another feature
- * size: the language half carries over, the input projections start fresh.
+ * Like assignWeights, but only for the variables the checkpoint has at the same size; the others keep
+ * their values. For moving a decoder to an encoder of another feature size: the language half carries
+ * over, the input projections start fresh. With `appendedInputs`, the new features are the old ones
+ * with channels appended (centernet_448 -> centernet_448+colour_448): a dense kernel that only gained
+ * input rows keeps the old rows and starts the new ones at zero, so the decoder starts as exactly the
+ * old model and training only has to learn what the new channels add.
  */
 export function assignMatchingWeights(
   variables: ReadonlyMap<string, tf.Variable>,
   weights: ReadonlyMap<string, Float32Array>,
   buffers: ReadonlyMap<string, tf.Variable> = new Map(),
-): string[] {
+  options: { appendedInputs?: boolean } = {},
+): MatchingResult {
   const matching = (prefix: string, from: ReadonlyMap<string, tf.Variable>) =>
     new Map([...from].filter(([name, variable]) => weights.get(prefix + name)?.length === variable.size));
   const kept = matching("", variables);
   assignWeights(kept, weights, matching("#", buffers));
-  return [...variables.keys()].filter((name) => !kept.has(name));
+  const widened: string[] = [];
+  for (const [name, variable] of variables) {
+    const old = weights.get(name);
+    if (!options.appendedInputs || kept.has(name) || !old || !name.endsWith("/kernel")) continue;
+    const [rows, columns] = variable.shape as [number, number];
+    if (variable.shape.length !== 2 || old.length % columns !== 0 || old.length / columns >= rows) continue;
+    // kernels are [inputs, outputs] row-major: the old inputs' rows are a prefix of the new kernel
+    const data = new Float32Array(variable.size);
+    data.set(old);
+    tf.tidy(() => variable.assign(tf.tensor(data, variable.shape, "float32")));
+    widened.push(name);
+  }
+  const done = new Set([...kept.keys(), ...widened]);
+  return { fresh: [...variables.keys()].filter((name) => !done.has(name)), widened };
 }
 
 export function assignWeights(

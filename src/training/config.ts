@@ -153,6 +153,12 @@ export const trainConfigSchema = z
      * names them). Default false: any mismatch is an error.
      */
     initMatching: z.boolean().default(false),
+    /**
+     * With initMatching: the new encoder is the initFrom one with channels appended (e.g.
+     * centernet_448 -> centernet_448+colour_448). The input projections keep their weights for the old
+     * channels and start at zero for the new ones, so training starts from exactly the old model.
+     */
+    initAppendedFeatures: z.boolean().default(false),
     /** Data-parallel worker threads (1 = train in the main thread). */
     workers: z.number().int().positive().max(8).default(1),
     /** Print a progress line (step, loss, tokens/s) every this many steps to stderr (0 = never). */

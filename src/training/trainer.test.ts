@@ -4,6 +4,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { shapesDataset, shapesTrainData } from "../../test/fixtures/shapes.js";
 import { createDecoder } from "../decoders/factory.js";
+import { tinyTransformer } from "../decoders/test-utils/tiny.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import { assignMatchingWeights, assignWeights, loadCheckpoint } from "./checkpoint.js";
@@ -25,6 +26,9 @@ const config = mergeTrainConfig({
 });
 
 const noDecode = (): string[][] => [];
+
+/** A tiny transformer for the weight-transfer tests. */
+const decoderConfig = tinyTransformer(12);
 
 describe("trainCrossEntropy", () => {
   beforeAll(async () => {
@@ -50,22 +54,14 @@ describe("trainCrossEntropy", () => {
   });
 
   it("initMatching carries the weights of equal size to a decoder with another feature size", () => {
-    const decoderConfig = {
-      kind: "transformer" as const,
-      layers: 1,
-      modelDim: 8,
-      heads: 2,
-      feedForwardDim: 12,
-      dropout: 0,
-      maxLength: 12,
-    };
     const shape = { vocabSize: 20, regions: 4, featureDim: 6, pooledDim: 6 };
     const source = createDecoder(decoderConfig, shape, 1);
     const target = createDecoder(decoderConfig, { ...shape, regions: 9, featureDim: 10, pooledDim: 10 }, 2);
     const weights = new Map([...source.variables].map(([name, v]) => [name, v.dataSync() as Float32Array]));
     const before = new Map([...target.variables].map(([name, v]) => [name, Array.from(v.dataSync())]));
     expect(() => assignWeights(target.variables, weights)).toThrow(/wrong size/);
-    const fresh = assignMatchingWeights(target.variables, weights);
+    const { fresh, widened } = assignMatchingWeights(target.variables, weights);
+    expect(widened).toEqual([]);
     expect(fresh.sort()).toEqual([
       "transformer/memory/grid/kernel",
       "transformer/memory/pooled/kernel",
@@ -75,6 +71,33 @@ describe("trainCrossEntropy", () => {
       const expected = fresh.includes(name) ? before.get(name)! : Array.from(weights.get(name)!);
       expect(Array.from(variable.dataSync()), name).toEqual(expected);
     }
+    source.dispose();
+    target.dispose();
+  });
+
+  it("initAppendedFeatures starts a decoder on appended feature channels as exactly the old model", () => {
+    const shape = { vocabSize: 20, regions: 4, featureDim: 6, pooledDim: 6 };
+    const source = createDecoder(decoderConfig, shape, 1);
+    const target = createDecoder(decoderConfig, { ...shape, featureDim: 9, pooledDim: 8 }, 2);
+    const weights = new Map([...source.variables].map(([name, v]) => [name, v.dataSync() as Float32Array]));
+    const { fresh, widened } = assignMatchingWeights(target.variables, weights, new Map(), {
+      appendedInputs: true,
+    });
+    expect(fresh).toEqual([]);
+    expect(widened.sort()).toEqual(["transformer/memory/grid/kernel", "transformer/memory/pooled/kernel"]);
+    const logits = tf.tidy(() => {
+      const grid = tf.randomNormal([2, 4, 6], 0, 1, "float32", 3) as tf.Tensor3D;
+      const pooled = tf.randomNormal([2, 6], 0, 1, "float32", 4) as tf.Tensor2D;
+      const tokens = tf.tensor2d([1, 5, 7, 2, 1, 3, 3, 9], [2, 4], "int32");
+      // the appended channels carry arbitrary values: zero rows must make them irrelevant
+      const wideGrid = tf.concat([grid, tf.randomNormal([2, 4, 3], 0, 1, "float32", 5)], 2) as tf.Tensor3D;
+      const widePooled = tf.concat([pooled, tf.randomNormal([2, 2], 0, 1, "float32", 6)], 1) as tf.Tensor2D;
+      return [
+        source.forward({ grid, pooled }, tokens, false).logits.arraySync(),
+        target.forward({ grid: wideGrid, pooled: widePooled }, tokens, false).logits.arraySync(),
+      ];
+    });
+    expect(logits[1]).toEqual(logits[0]);
     source.dispose();
     target.dispose();
   });

@@ -153,9 +153,12 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
     if (config.initFrom) {
       const weights = loadCheckpoint(config.initFrom).weights;
       if (config.initMatching) {
-        const fresh = assignMatchingWeights(decoder.variables, weights, decoder.buffers);
+        const { fresh, widened } = assignMatchingWeights(decoder.variables, weights, decoder.buffers, {
+          appendedInputs: config.initAppendedFeatures,
+        });
         log(
           `initialised the decoder from ${config.initFrom}` +
+            (widened.length > 0 ? `; zero rows added for the appended features: ${widened.join(", ")}` : "") +
             (fresh.length > 0 ? `; freshly initialised (no weights of that size): ${fresh.join(", ")}` : ""),
         );
       } else {

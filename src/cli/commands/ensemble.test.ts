@@ -1,0 +1,66 @@
+import { execFile } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { encodeImage, solidImage, writeFixture } from "../../../test/fixtures/images.js";
+import { SPECIAL_TOKENS } from "../../data/vocabulary.js";
+import { createDecoder } from "../../decoders/factory.js";
+import { saveModel } from "../../decoders/model-io.js";
+import { ColourEncoder } from "../../encoders/colour-encoder.js";
+import { initBackend } from "../../tfjs/backend.js";
+
+const bin = path.resolve(import.meta.dirname, "../../../bin/captionkit.js");
+const run = promisify(execFile);
+const captionkit = (...args: string[]) => run(process.execPath, [bin, ...args]);
+
+/** A random transformer on the weightless colour_224 encoder: loads in milliseconds, captions nonsense. */
+async function tinyColourModel(dir: string, seed: number, words: string[]): Promise<void> {
+  const encoder = new ColourEncoder(224);
+  const [h, w, c] = encoder.gridShape;
+  const decoder = createDecoder(
+    { kind: "transformer", layers: 1, modelDim: 8, heads: 2, feedForwardDim: 8, dropout: 0, maxLength: 8 },
+    { vocabSize: SPECIAL_TOKENS.length + words.length, regions: h * w, featureDim: c, pooledDim: c },
+    seed,
+  );
+  await saveModel(dir, decoder, {
+    name: `tiny-${seed}`,
+    encoder: encoder.name,
+    vocabulary: { tokens: [...SPECIAL_TOKENS, ...words], minCount: 1, maxLength: 6 },
+    preprocessing: { size: 224, normalization: encoder.normalization, fit: "fill" },
+  });
+  decoder.dispose();
+}
+
+describe("captionkit ensemble", () => {
+  it("joins two model folders into one that caption loads, and refuses other vocabularies", async () => {
+    await initBackend("wasm");
+    const root = await mkdtemp(path.join(tmpdir(), "captionkit-ensemble-cli-"));
+    const words = ["a", "red", "dog", "runs"];
+    await tinyColourModel(path.join(root, "a"), 1, words);
+    await tinyColourModel(path.join(root, "b"), 2, words);
+    await tinyColourModel(path.join(root, "c"), 3, ["a", "blue", "cat", "sits"]);
+    const out = path.join(root, "ab");
+    const made = await captionkit("ensemble", path.join(root, "a"), path.join(root, "b"), "--out", out);
+    expect(made.stdout.trim()).toBe(out);
+    const photo = await writeFixture(
+      root,
+      "red.png",
+      await encodeImage(solidImage(32, 32, [200, 30, 40]), "png"),
+    );
+    const captioned = await captionkit("caption", photo, "--model", out, "--format", "json");
+    const [record] = JSON.parse(captioned.stdout);
+    expect(record.model).toBe("ab");
+    expect(typeof record.caption).toBe("string");
+    const refused = await captionkit(
+      "ensemble",
+      path.join(root, "a"),
+      path.join(root, "c"),
+      "--out",
+      path.join(root, "ac"),
+    ).catch((error: { stderr: string; code: number }) => error);
+    expect(refused).toMatchObject({ code: 1 });
+    expect((refused as { stderr: string }).stderr).toMatch(/vocabularies differ/);
+  }, 60_000);
+});
