@@ -5,6 +5,14 @@ import type { DecoderConfig, DecoderShape } from "./types.js";
  * Strict schemas of a resolved decoder config and shape as stored in model.json. (The training config
  * has its own schema with defaults; a model file always records every value.)
  */
+export const featureHeadSchema = z
+  .object({
+    kind: z.literal("centernet-tail"),
+    gridPool: z.union([z.literal(1), z.literal(2)]),
+    output: z.enum(["neck", "expand"]).optional(),
+  })
+  .strict();
+
 const showAttendTell = z
   .object({
     kind: z.literal("show-attend-tell"),
@@ -15,6 +23,7 @@ const showAttendTell = z
     attentionRegularization: z.number().min(0).optional(),
     featureBatchNorm: z.boolean().optional(),
     gate: z.enum(["channel", "scalar"]).optional(),
+    featureHead: featureHeadSchema.optional(),
   })
   .strict();
 
@@ -27,6 +36,7 @@ const transformer = z
     feedForwardDim: z.number().int().positive(),
     dropout: z.number().min(0).max(0.95),
     maxLength: z.number().int().positive().optional(),
+    featureHead: featureHeadSchema.optional(),
   })
   .strict();
 

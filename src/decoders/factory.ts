@@ -1,3 +1,4 @@
+import { HeadedDecoder } from "./headed-decoder.js";
 import { ShowAttendTellDecoder } from "./show-attend-tell.js";
 import { TransformerDecoder } from "./transformer.js";
 import type { CaptionDecoder, DecoderConfig, DecoderShape } from "./types.js";
@@ -7,6 +8,9 @@ import type { CaptionDecoder, DecoderConfig, DecoderShape } from "./types.js";
  * weights on any backend (values are drawn in JS, not by tf.random*).
  */
 export function createDecoder(config: DecoderConfig, shape: DecoderShape, seed = 1): CaptionDecoder {
+  if (config.featureHead) {
+    return HeadedDecoder.create(config, shape, (inner, innerShape) => createDecoder(inner, innerShape, seed));
+  }
   switch (config.kind) {
     case "show-attend-tell":
       return new ShowAttendTellDecoder(config, shape, seed);

@@ -59,7 +59,8 @@ export class ParamStore {
     return variable;
   }
 
-  private add(name: string, initial: tf.Tensor): tf.Variable {
+  /** A trainable variable with the given initial value (taken over: the store disposes it). */
+  add(name: string, initial: tf.Tensor): tf.Variable {
     if (this.variables.has(name)) throw new Error(`duplicate decoder variable ${name}`);
     // tfjs variable names are global per process; several decoders may coexist, so the tfjs name gets
     // a unique suffix while the map key stays the stable name.

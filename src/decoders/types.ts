@@ -1,5 +1,20 @@
 import type * as tf from "@tensorflow/tfjs";
 
+/**
+ * Trainable layers between the feature cache and the decoder proper, so training can fine-tune the end of
+ * the encoder. "centernet-tail" runs CenterNet's last two backbone blocks and its `extern1` neck on the
+ * `centernet_448_block12_grid14` features (starting from the graph's weights), then averages the 14x14
+ * grid over gridPool x gridPool blocks: with gridPool 2 the decoder proper sees exactly `centernet_448`.
+ * With output "expand" it stops at block 14's expanded depthwise output instead (720 channels: with
+ * gridPool 2, exactly `centernet_448_expand`).
+ */
+export interface FeatureHeadConfig {
+  kind: "centernet-tail";
+  gridPool: 1 | 2;
+  /** Default "neck". */
+  output?: "neck" | "expand";
+}
+
 export interface ShowAttendTellConfig {
   kind: "show-attend-tell";
   embedDim: number;
@@ -19,6 +34,7 @@ export interface ShowAttendTellConfig {
    * figure in DESIGN.md); "scalar" has one per step, as in the paper.
    */
   gate?: "channel" | "scalar";
+  featureHead?: FeatureHeadConfig;
 }
 
 export interface TransformerDecoderConfig {
@@ -30,6 +46,7 @@ export interface TransformerDecoderConfig {
   dropout: number;
   /** Longest token sequence (including <start>) the learned positions cover. Default 32. */
   maxLength?: number;
+  featureHead?: FeatureHeadConfig;
 }
 
 export type DecoderConfig = ShowAttendTellConfig | TransformerDecoderConfig;

@@ -46,6 +46,44 @@ describe("built-in encoder details", () => {
     }
   });
 
+  it("runs cuts of one graph once for all of them, with the same features as separate runs", async () => {
+    const joined = await createEncoder("centernet_448_grid14+centernet_448_expand_grid14");
+    const grid14 = await createEncoder("centernet_448_grid14");
+    const expand = await createEncoder("centernet_448_expand_grid14");
+    try {
+      const x = syntheticBatch(grid14, 2);
+      // count the shared onnxruntime session's runs
+      let runs = 0;
+      type Session = { run: (...args: unknown[]) => unknown };
+      const parts = (joined as unknown as { parts: Array<{ shared: { session: Session } }> }).parts;
+      expect(parts[0]!.shared).toBe(parts[1]!.shared);
+      const sharedSession = parts[0]!.shared.session;
+      const run = sharedSession.run.bind(sharedSession);
+      sharedSession.run = (...args: unknown[]) => {
+        runs++;
+        return run(...args);
+      };
+      const both = await joined.encode(x, 2);
+      expect(runs).toBe(1); // maxBatch 4 > 2 images: one graph run gave both cuts
+      const a = await grid14.encode(x, 2);
+      const b = await expand.encode(x, 2);
+      expect(both.grid.length).toBe(2 * 196 * (480 + 720));
+      for (let row = 0; row < 2 * 196; row += 37) {
+        for (const c of [0, 100, 479]) {
+          expect(both.grid[row * 1200 + c]).toBeCloseTo(a.grid[row * 480 + c]!, 4);
+        }
+        for (const c of [0, 300, 719]) {
+          expect(both.grid[row * 1200 + 480 + c]).toBeCloseTo(b.grid[row * 720 + c]!, 4);
+        }
+      }
+      joined.dispose();
+      await expect(joined.encode(x, 2)).rejects.toThrow(/disposed/);
+    } finally {
+      grid14.dispose();
+      expand.dispose();
+    }
+  });
+
   it("centernet's pooled vector is the spatial mean of its grid", async () => {
     const cen = await createEncoder("centernet_224");
     try {
@@ -77,12 +115,13 @@ describe("built-in encoder details", () => {
       "centernet_448_expand",
       "centernet_448_grid14",
       "centernet_448_expand_grid14",
+      "centernet_448_block12_grid14",
       "inception_v3",
       "colour_224",
       "colour_448",
     ]);
     await expect(createEncoder("resnet50")).rejects.toThrow(
-      /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224, centernet_448, centernet_448_expand, centernet_448_grid14, centernet_448_expand_grid14, inception_v3, colour_224, colour_448/,
+      /unknown encoder "resnet50"; valid encoders: mobilenet_v2_mid, centernet_224, centernet_448, centernet_448_expand, centernet_448_grid14, centernet_448_expand_grid14, centernet_448_block12_grid14, inception_v3, colour_224, colour_448/,
     );
     await expect(createEncoder("onnx:")).rejects.toThrow(/names no folder/);
     await expect(

@@ -116,6 +116,20 @@ export const centernet448ExpandGrid14: TfjsEncoderSpec = {
   gridPool: 1,
 };
 
+/**
+ * The input of CenterNet's last two backbone blocks at 448 (block 12's 120-channel projection, 14x14).
+ * Not a caption encoder on its own: decoders with `featureHead: "centernet-tail"` run blocks 13, 14
+ * and the `extern1` neck on it as trainable layers, so training can fine-tune the end of the encoder
+ * from a feature cache (docs/decoders.md).
+ */
+export const centernet448Block12Grid14: TfjsEncoderSpec = {
+  ...centernet448Grid14,
+  name: "centernet_448_block12_grid14",
+  gridShape: [14, 14, 120],
+  pooledSize: 120,
+  gridNode: "tower_0/MobilenetV3/expanded_conv_12/project/BatchNorm/FusedBatchNorm",
+};
+
 /** Built-in encoders by registry name (tfjs graphs, run by tfjs or converted to ONNX at load). */
 export const builtinEncoders: Readonly<Record<string, TfjsEncoderSpec>> = Object.freeze({
   [mobilenetV2Mid.name]: mobilenetV2Mid,
@@ -124,5 +138,6 @@ export const builtinEncoders: Readonly<Record<string, TfjsEncoderSpec>> = Object
   [centernet448Expand.name]: centernet448Expand,
   [centernet448Grid14.name]: centernet448Grid14,
   [centernet448ExpandGrid14.name]: centernet448ExpandGrid14,
+  [centernet448Block12Grid14.name]: centernet448Block12Grid14,
   [inceptionV3.name]: inceptionV3,
 });

@@ -1,10 +1,11 @@
-import type { EncodedBatch, Encoder, Normalization } from "./types.js";
+import { type EncodedBatch, type Encoder, isSharedRunEncoder, type Normalization } from "./types.js";
 
 /**
  * Several encoders run on the same image, grids concatenated along channels and pooled vectors
  * end to end. The parts must agree on input size, normalization and grid height/width, because the
  * caller preprocesses each image once for the whole encoder. A part may appear more than once (an
- * ensemble whose members share an encoder): the same instance then runs once per batch.
+ * ensemble whose members share an encoder): the same instance then runs once per batch. Parts that are
+ * cuts of one graph sharing a session (SharedRunEncoder) are all computed by one run of that graph.
  */
 export class ConcatEncoder implements Encoder {
   readonly name: string;
@@ -43,8 +44,14 @@ export class ConcatEncoder implements Encoder {
     for (const part of this.parts) {
       let out = encoded.get(part);
       if (!out) {
-        out = await part.encode(renormalize(images, this.normalization, part.normalization), count);
-        encoded.set(part, out);
+        const input = renormalize(images, this.normalization, part.normalization);
+        if (isSharedRunEncoder(part)) {
+          for (const [encoder, batch] of await part.encodeShared(input, count)) encoded.set(encoder, batch);
+          out = encoded.get(part) as EncodedBatch;
+        } else {
+          out = await part.encode(input, count);
+          encoded.set(part, out);
+        }
       }
       const c = part.gridShape[2];
       // grid rows are [image, region]; each part fills its channel slice of every row

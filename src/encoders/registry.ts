@@ -3,7 +3,7 @@ import { ColourEncoder, parseColourEncoderName } from "./colour-encoder.js";
 import { ConcatEncoder } from "./concat-encoder.js";
 import { OnnxEncoder } from "./onnx-encoder.js";
 import { OnnxGraphEncoder } from "./onnx-graph-encoder.js";
-import { TfjsGraphEncoder } from "./tfjs-encoder.js";
+import { type TfjsEncoderSpec, TfjsGraphEncoder } from "./tfjs-encoder.js";
 import type { Encoder } from "./types.js";
 
 /** What runs the built-in encoders: onnxruntime-node (graph converted at load) or tfjs wasm. */
@@ -27,6 +27,20 @@ export function encoderNames(): string[] {
 
 function describeValidNames(): string {
   return `valid encoders: ${encoderNames().join(", ")}, names joined with "+" (e.g. mobilenet_v2_mid+centernet_224), or onnx:<folder>`;
+}
+
+/** Distinct built-in parts grouped by graph and input size; only groups of two or more. */
+function graphGroups(parts: readonly string[]): TfjsEncoderSpec[][] {
+  const groups = new Map<string, TfjsEncoderSpec[]>();
+  const graphIds = new Map<TfjsEncoderSpec["artifacts"], number>();
+  for (const name of new Set(parts)) {
+    const spec = builtinEncoders[name];
+    if (!spec) continue;
+    if (!graphIds.has(spec.artifacts)) graphIds.set(spec.artifacts, graphIds.size);
+    const key = `${graphIds.get(spec.artifacts)}@${spec.inputSize}`;
+    groups.set(key, [...(groups.get(key) ?? []), spec]);
+  }
+  return [...groups.values()].filter((group) => group.length > 1);
 }
 
 async function createOne(name: string, options: CreateEncoderOptions): Promise<Encoder> {
@@ -57,9 +71,19 @@ export async function createEncoder(name: string, options: CreateEncoderOptions 
   // onnx folders may contain "+", so only split names that do not start with onnx:
   const parts = trimmed.startsWith("onnx:") ? [trimmed] : trimmed.split("+");
   if (parts.length === 1) return createOne(trimmed, options);
-  // a name given twice (ensemble members sharing an encoder) is loaded and run once
+  // a name given twice (ensemble members sharing an encoder) is loaded and run once, and on onnxruntime
+  // the cuts of one built-in graph (e.g. centernet_448_grid14 + centernet_448_expand_grid14) share a
+  // session that runs the graph once for all of them
   const byName = new Map<string, Encoder>();
   try {
+    if ((options.runtime ?? DEFAULT_ENCODER_RUNTIME) === "onnx") {
+      for (const group of graphGroups(parts)) {
+        const encoders = await OnnxGraphEncoder.createGroup(group, { threads: options.onnxThreads });
+        group.forEach((spec, i) => {
+          byName.set(spec.name, encoders[i] as Encoder);
+        });
+      }
+    }
     for (const part of parts) if (!byName.has(part)) byName.set(part, await createOne(part, options));
     return new ConcatEncoder(parts.map((part) => byName.get(part) as Encoder));
   } catch (err) {

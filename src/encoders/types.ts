@@ -26,3 +26,16 @@ export interface Encoder {
   encode(images: Float32Array, count: number): Promise<EncodedBatch>;
   dispose(): void;
 }
+
+/**
+ * An encoder that shares one run with others (cuts of one graph, see OnnxGraphEncoder.createGroup):
+ * `encodeShared` returns the features of every encoder in `sharedWith` from a single pass.
+ */
+export interface SharedRunEncoder extends Encoder {
+  readonly sharedWith: readonly Encoder[];
+  encodeShared(images: Float32Array, count: number): Promise<Map<Encoder, EncodedBatch>>;
+}
+
+export function isSharedRunEncoder(encoder: Encoder): encoder is SharedRunEncoder {
+  return "encodeShared" in encoder && typeof encoder.encodeShared === "function";
+}

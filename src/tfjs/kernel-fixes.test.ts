@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "./backend.js";
 import { applyWasmKernelFixes } from "./kernel-fixes.js";
+import { seededArray } from "./test-utils/random.js";
 
 /** Runs fn on a backend and returns plain arrays, so results from both backends can be compared. */
 function runOn(backend: "wasm" | "cpu", fn: () => tf.Tensor[]): Float32Array[] {
@@ -28,16 +29,6 @@ function expectClose(actual: Float32Array[], expected: Float32Array[], tolerance
   });
 }
 
-function randomArray(size: number, seed: number): Float32Array {
-  let state = seed;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    out[i] = (state / 2147483648) * 2 - 1;
-  }
-  return out;
-}
-
 describe("applyWasmKernelFixes", () => {
   beforeAll(async () => {
     await initBackend("cpu");
@@ -50,8 +41,8 @@ describe("applyWasmKernelFixes", () => {
   });
 
   it("gives gather (embedding) gradients on wasm equal to the cpu backend", () => {
-    const table = randomArray(50 * 8, 1);
-    const upstream = randomArray(4 * 6 * 8, 2);
+    const table = seededArray(50 * 8, 1);
+    const upstream = seededArray(4 * 6 * 8, 2);
     const ids = Array.from({ length: 24 }, (_, i) => (i * 7 + 3) % 50);
     ids[5] = ids[0] as number; // repeated ids must accumulate
     const compute = () => {
@@ -70,7 +61,7 @@ describe("applyWasmKernelFixes", () => {
   });
 
   it("gather (slice copies) on wasm equals cpu for every axis, batchDims and dtype", () => {
-    const x = randomArray(4 * 5 * 6, 7);
+    const x = seededArray(4 * 5 * 6, 7);
     const compute = () => [
       tf.gather(tf.tensor3d(x, [4, 5, 6]), tf.tensor1d([3, 0, 3, 1], "int32")),
       tf.gather(tf.tensor3d(x, [4, 5, 6]), tf.tensor2d([4, 2, 0, 1], [2, 2], "int32"), 1),
@@ -86,9 +77,9 @@ describe("applyWasmKernelFixes", () => {
   });
 
   it("reuses transposed copies only for the same data and shape (reshapes share data)", () => {
-    const w = randomArray(512 * 512, 8);
-    const x = randomArray(4 * 512, 9);
-    const y = randomArray(4 * 1024, 10);
+    const w = seededArray(512 * 512, 8);
+    const x = seededArray(4 * 512, 9);
+    const y = seededArray(4 * 1024, 10);
     const weights = tf.tensor2d(w, [512, 512]);
     const compute = () => {
       const out: tf.Tensor[] = [];
@@ -106,7 +97,7 @@ describe("applyWasmKernelFixes", () => {
   });
 
   it("unsortedSegmentSum on wasm equals cpu", () => {
-    const x = randomArray(10 * 3, 3);
+    const x = seededArray(10 * 3, 3);
     const compute = () => [
       tf.unsortedSegmentSum(tf.tensor2d(x, [10, 3]), tf.tensor1d([0, 2, 2, 1, 4, 0, 3, 3, 2, 4], "int32"), 6),
     ];
@@ -114,8 +105,8 @@ describe("applyWasmKernelFixes", () => {
   });
 
   it("transposed matMul values and gradients on wasm equal the cpu backend", () => {
-    const aValues = randomArray(3 * 17 * 9, 4);
-    const bValues = randomArray(3 * 9 * 11, 5);
+    const aValues = seededArray(3 * 17 * 9, 4);
+    const bValues = seededArray(3 * 9 * 11, 5);
     const compute = () => {
       const out: tf.Tensor[] = [];
       for (const [transposeA, transposeB] of [
@@ -133,7 +124,7 @@ describe("applyWasmKernelFixes", () => {
       // 2-D, and the fused op (dense layer) with bias and activation
       const a2 = tf.tensor2d(aValues.slice(0, 17 * 9), [17, 9]);
       const b2 = tf.tensor2d(bValues.slice(0, 11 * 9), [11, 9]);
-      const bias = tf.tensor1d(randomArray(11, 6));
+      const bias = tf.tensor1d(seededArray(11, 6));
       const fused = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
         tf.sum(
           tf.fused.matMul({

@@ -1,6 +1,18 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { VocabularyJson } from "../data/vocabulary.js";
+import { ENSEMBLE_FORMAT } from "../decoders/ensemble-io.js";
+import { loadModel } from "../decoders/model-io.js";
 import type { DecoderShape } from "../decoders/types.js";
 import type { TrainConfig } from "./config.js";
 import type { AdamState } from "./optimizer.js";
@@ -202,5 +214,28 @@ export function assignWeights(
       throw new Error(`checkpoint has no weights for ${name}: was it made with another decoder config?`);
     if (data.length !== variable.size) throw new Error(`checkpoint weights for ${name} have the wrong size`);
     tf.tidy(() => variable.assign(tf.tensor(data, variable.shape, "float32")));
+  }
+}
+
+/**
+ * Weights to start a run from (`initFrom`): a checkpoint file, or a model folder (`captionkit export`
+ * output, or one member of an ensemble folder), so a committed model can seed a new run. Buffers carry
+ * the `#` prefix, as in checkpoints.
+ */
+export async function loadInitWeights(source: string): Promise<Map<string, Float32Array>> {
+  if (!existsSync(source) || !statSync(source).isDirectory()) return loadCheckpoint(source).weights;
+  const json = JSON.parse(readFileSync(path.join(source, "model.json"), "utf8")) as { format?: unknown };
+  if (json.format === ENSEMBLE_FORMAT) {
+    throw new Error(`initFrom ${source} is an ensemble: name one of its members (${source}/member-1, ...)`);
+  }
+  const { decoder } = await loadModel(source);
+  try {
+    const weights = new Map<string, Float32Array>();
+    for (const [name, variable] of decoder.variables) weights.set(name, variable.dataSync() as Float32Array);
+    for (const [name, buffer] of decoder.buffers ?? [])
+      weights.set(`#${name}`, buffer.dataSync() as Float32Array);
+    return weights;
+  } finally {
+    decoder.dispose();
   }
 }

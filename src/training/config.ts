@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
+import { featureHeadSchema } from "../decoders/config-schema.js";
 
 /*
  * One typed training config. Every option has a default and a comment; `mergeTrainConfig` applies
@@ -26,6 +27,8 @@ const showAttendTell = z
     featureBatchNorm: z.boolean().default(false),
     /** Attention gate beta = sigmoid(f_beta(h)): one per feature channel, or the paper's single scalar. */
     gate: z.enum(["channel", "scalar"]).default("channel"),
+    /** Trainable encoder layers run before the decoder (fine-tuning; docs/decoders.md). Default none. */
+    featureHead: featureHeadSchema.optional(),
   })
   .strict();
 
@@ -42,6 +45,8 @@ const transformer = z
     feedForwardDim: z.number().int().positive().default(1024),
     /** Dropout on attention outputs, feed-forward and embeddings. */
     dropout: z.number().min(0).max(0.9).default(0.1),
+    /** Trainable encoder layers run before the decoder (fine-tuning; docs/decoders.md). Default none. */
+    featureHead: featureHeadSchema.optional(),
   })
   .strict();
 

@@ -9,8 +9,9 @@ import { extractFeatures } from "../features/extract.js";
 import { openFeatureStore } from "../features/reader.js";
 import { featureFixture } from "../features/test-utils/fixtures.js";
 import { initBackend, tf } from "../tfjs/backend.js";
+import { maxAbsDifference } from "../tfjs/test-utils/random.js";
 import { featureBatch } from "./batches.js";
-import { saveCheckpoint } from "./checkpoint.js";
+import { loadCheckpoint, loadInitWeights, saveCheckpoint } from "./checkpoint.js";
 import { mergeTrainConfig } from "./config.js";
 import { exportCheckpoint } from "./export.js";
 import { Adam } from "./optimizer.js";
@@ -97,6 +98,16 @@ describe("exportCheckpoint", () => {
     const other = createDecoder(decoderConfigOf(config), shape, 10);
     expect(gap(other.forward(inputs, words, false).logits.arraySync() as number[][][])).toBeGreaterThan(0.2);
     other.dispose();
+
+    // the folder can seed a new run (initFrom) with the checkpoint's weights, up to float16 rounding
+    const fromFolder = await loadInitWeights(modelDir);
+    const fromCheckpoint = await loadInitWeights(checkpoint);
+    expect([...fromFolder.keys()].sort()).toEqual([...loadCheckpoint(checkpoint).weights.keys()].sort());
+    for (const [name, values] of fromCheckpoint) {
+      const restored = fromFolder.get(name) as Float32Array;
+      const { worst } = maxAbsDifference(restored, values);
+      expect(worst).toBeLessThanOrEqual(Math.max(...values.map(Math.abs)) * 2 ** -10 + 1e-7);
+    }
     store.close();
     decoder.dispose();
     model.decoder.dispose();

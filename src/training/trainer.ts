@@ -11,6 +11,7 @@ import {
   type CheckpointManifest,
   type EpochRecord,
   loadCheckpoint,
+  loadInitWeights,
   saveCheckpoint,
 } from "./checkpoint.js";
 import type { TrainConfig, TrainDecoderConfig } from "./config.js";
@@ -151,7 +152,7 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
   } else {
     if (existsSync(logFile) && !options.resume) writeFileSync(logFile, "");
     if (config.initFrom) {
-      const weights = loadCheckpoint(config.initFrom).weights;
+      const weights = await loadInitWeights(config.initFrom);
       if (config.initMatching) {
         const { fresh, widened } = assignMatchingWeights(decoder.variables, weights, decoder.buffers, {
           appendedInputs: config.initAppendedFeatures,
@@ -159,7 +160,9 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
         log(
           `initialised the decoder from ${config.initFrom}` +
             (widened.length > 0 ? `; zero rows added for the appended features: ${widened.join(", ")}` : "") +
-            (fresh.length > 0 ? `; freshly initialised (no weights of that size): ${fresh.join(", ")}` : ""),
+            (fresh.length > 0
+              ? `; not in it (kept as built: seeded, or a feature head's pretrained weights): ${fresh.join(", ")}`
+              : ""),
         );
       } else {
         assignWeights(decoder.variables, weights, decoder.buffers);
