@@ -59,7 +59,10 @@ export function runChunksInWorkers(
       if (settled) return;
       settled = true;
       options.signal?.removeEventListener("abort", onAbort);
-      const stopped = Promise.all(workers.map((w) => w.terminate()));
+      // After success each worker disposes its encoder and exits on its own: terminating a thread that
+      // still holds an onnxruntime session can take the whole process down. On error or abort a chunk may
+      // be mid-run, so the workers are terminated at once.
+      const stopped = Promise.all(workers.map((w) => (err ? w.terminate() : stopWorker(w))));
       if (err) stopped.finally(() => reject(err));
       else stopped.then(() => resolve(), reject);
     };
@@ -95,6 +98,18 @@ export function runChunksInWorkers(
         if (!settled) finish(new Error(`feature worker exited early with code ${code}`));
       });
     }
+  });
+}
+
+/** Asks an idle worker to dispose its encoder and exit; terminates it if it has not within 5 s. */
+function stopWorker(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => void worker.terminate(), 5000);
+    worker.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    worker.postMessage({ type: "stop" } satisfies WorkerTask);
   });
 }
 
