@@ -7,6 +7,7 @@ import type {
   DecoderShape,
   DecoderState,
   DecoderStep,
+  TeacherForcedOutput,
 } from "./types.js";
 
 /**
@@ -48,11 +49,7 @@ export class HeadedDecoder implements CaptionDecoder {
     }
   }
 
-  forward(
-    inputs: DecoderInputs,
-    tokens: tf.Tensor2D,
-    training: boolean,
-  ): { logits: tf.Tensor3D; auxLoss?: tf.Scalar } {
+  forward(inputs: DecoderInputs, tokens: tf.Tensor2D, training: boolean): TeacherForcedOutput {
     return tf.tidy(() => {
       const { logits, auxLoss } = this.inner.forward(this.head.apply(inputs.grid), tokens, training);
       return auxLoss ? { logits, auxLoss } : { logits };

@@ -1,5 +1,6 @@
 // Training decoders on wasm needs these kernel fixes; re-exported here as the decoders' public prerequisite.
 export { applyWasmKernelFixes, clearTransposeCache } from "../tfjs/kernel-fixes.js";
+export { CenterNetTail } from "./centernet-tail.js";
 export { decoderConfigSchema, decoderShapeSchema } from "./config-schema.js";
 export { EnsembleDecoder } from "./ensemble.js";
 export {
@@ -10,6 +11,7 @@ export {
 } from "./ensemble-io.js";
 export { createDecoder } from "./factory.js";
 export { float16ToFloat32, float32ToFloat16 } from "./float16.js";
+export { HeadedDecoder } from "./headed-decoder.js";
 export {
   type LoadedModel,
   loadModel,
@@ -35,6 +37,8 @@ export type {
   DecoderShape,
   DecoderState,
   DecoderStep,
+  FeatureHeadConfig,
   ShowAttendTellConfig,
+  TeacherForcedOutput,
   TransformerDecoderConfig,
 } from "./types.js";

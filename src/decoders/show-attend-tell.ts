@@ -20,6 +20,7 @@ import type {
   DecoderState,
   DecoderStep,
   ShowAttendTellConfig,
+  TeacherForcedOutput,
 } from "./types.js";
 
 interface Weights {
@@ -135,11 +136,7 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
     return { ...lstmCell(inputGates, h, c, this.w.lstmRecurrent as tf.Tensor2D), alpha };
   }
 
-  forward(
-    inputs: DecoderInputs,
-    tokens: tf.Tensor2D,
-    training: boolean,
-  ): { logits: tf.Tensor3D; auxLoss?: tf.Scalar } {
+  forward(inputs: DecoderInputs, tokens: tf.Tensor2D, training: boolean): TeacherForcedOutput {
     return tf.tidy(() => {
       const [batch, steps] = tokens.shape;
       const features = this.prepare(inputs, training);

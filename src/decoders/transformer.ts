@@ -19,6 +19,7 @@ import type {
   DecoderShape,
   DecoderState,
   DecoderStep,
+  TeacherForcedOutput,
   TransformerDecoderConfig,
 } from "./types.js";
 
@@ -139,11 +140,7 @@ export class TransformerDecoder implements CaptionDecoder {
     return applyDense(layerNorm(x, this.w.finalNorm), this.w.output) as tf.Tensor3D; // [batch, T, vocab]
   }
 
-  forward(
-    inputs: DecoderInputs,
-    tokens: tf.Tensor2D,
-    training: boolean,
-  ): { logits: tf.Tensor3D; auxLoss?: tf.Scalar } {
+  forward(inputs: DecoderInputs, tokens: tf.Tensor2D, training: boolean): TeacherForcedOutput {
     return tf.tidy(() => {
       const dropout = this.dropout(training);
       return { logits: this.decode(tokens, this.memory(inputs, dropout), dropout) };

@@ -78,6 +78,12 @@ export interface DecoderStep {
   attention?: tf.Tensor2D;
 }
 
+/** What teacher forcing returns: next-token logits [batch, T, vocab] and an auxiliary loss, if any. */
+export interface TeacherForcedOutput {
+  logits: tf.Tensor3D;
+  auxLoss?: tf.Scalar;
+}
+
 export interface CaptionDecoder {
   readonly config: DecoderConfig;
   readonly shape: DecoderShape;
@@ -92,11 +98,7 @@ export interface CaptionDecoder {
    * Teacher forcing. tokens: [batch, T] int32, starting with <start>. Returns logits [batch, T, vocab] for
    * the next token at each position, and an auxiliary loss (e.g. doubly stochastic attention) if any.
    */
-  forward(
-    inputs: DecoderInputs,
-    tokens: tf.Tensor2D,
-    training: boolean,
-  ): { logits: tf.Tensor3D; auxLoss?: tf.Scalar };
+  forward(inputs: DecoderInputs, tokens: tf.Tensor2D, training: boolean): TeacherForcedOutput;
   /** Initial generation state for a batch of images. */
   start(inputs: DecoderInputs): DecoderState;
   /**
