@@ -150,8 +150,10 @@ async function parallel(threadCounts: number[], steps: number): Promise<void> {
       return computeGradients(
         decoder,
         {
-          grid: tf.tensor3d(grid, [shard.ids.length, regions, featureDim]),
-          pooled: tf.tensor2d(pooled, [shard.ids.length, featureDim]),
+          inputs: {
+            grid: tf.tensor3d(grid, [shard.ids.length, regions, featureDim]),
+            pooled: tf.tensor2d(pooled, [shard.ids.length, featureDim]),
+          },
         },
         {
           inputs: tf.tensor2d(
@@ -231,7 +233,7 @@ async function main(): Promise<void> {
     };
     const step = () => {
       const { inputs, batch } = batchOf();
-      const result = computeGradients(decoder, inputs, batch, { labelSmoothing: 0, auxLossWeight: 1 });
+      const result = computeGradients(decoder, { inputs }, batch, { labelSmoothing: 0, auxLossWeight: 1 });
       clipByGlobalNorm(result.grads, 5);
       adam.apply(result.grads, 1e-4);
       disposeGradients(result.grads);

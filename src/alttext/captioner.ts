@@ -1,9 +1,15 @@
 import { loadCaptioner } from "../generation/index.js";
 import type { Captioner, CaptionOptions, CaptionResult } from "../generation/types.js";
 
-/** Loads the captioning model for the CLI: the given folder, or the bundled models/default. */
-export async function loadModel(modelDir?: string): Promise<Captioner> {
-  return loadCaptioner(modelDir === undefined ? {} : { modelDir });
+/**
+ * Loads the captioning model for the CLI: the given folder, or the bundled models/default. `mirror`
+ * overrides the folder's test-time mirroring setting.
+ */
+export async function loadModel(modelDir?: string, options: { mirror?: boolean } = {}): Promise<Captioner> {
+  return loadCaptioner({
+    ...(modelDir === undefined ? {} : { modelDir }),
+    ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
+  });
 }
 
 export type Settled = { result: CaptionResult; error?: undefined } | { error: Error; result?: undefined };

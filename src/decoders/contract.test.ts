@@ -125,6 +125,31 @@ describe.each(configs)("decoder contract: $kind", (config) => {
     decoder.dispose();
   });
 
+  it("reads each caption's image through imageRows exactly as from repeated inputs", () => {
+    const decoder = createDecoder(config, shape, 5);
+    const distinct = inputs(2, 6);
+    const rows = tf.tensor1d([1, 0, 1], "int32");
+    const repeated = { grid: tf.gather(distinct.grid, rows), pooled: tf.gather(distinct.pooled, rows) };
+    const t = tokens();
+    const lossOf = (x: DecoderInputs, imageRows?: tf.Tensor1D) => () =>
+      tf.mean(decoder.forward(x, t, false, imageRows).logits) as tf.Scalar;
+    const viaRows = tf.variableGrads(lossOf(distinct, rows));
+    const viaRepeats = tf.variableGrads(lossOf(repeated));
+    expect(viaRows.value.dataSync()[0]).toBeCloseTo(viaRepeats.value.dataSync()[0] as number, 6);
+    for (const [name, grad] of Object.entries(viaRepeats.grads)) {
+      const other = viaRows.grads[name] as tf.Tensor;
+      expect(tf.max(tf.abs(tf.sub(grad, other))).dataSync()[0]).toBeLessThan(1e-6);
+    }
+    tf.dispose([distinct.grid, distinct.pooled, rows, repeated.grid, repeated.pooled, t]);
+    tf.dispose([
+      viaRows.value,
+      viaRepeats.value,
+      ...Object.values(viaRows.grads),
+      ...Object.values(viaRepeats.grads),
+    ]);
+    decoder.dispose();
+  });
+
   it("gives the same logits teacher-forced as step by step (dropout off)", () => {
     const decoder = createDecoder(config, shape, 7);
     const x = inputs(3, 4);

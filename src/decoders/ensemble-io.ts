@@ -23,6 +23,8 @@ export const ensembleFileSchema = z
     members: z.array(z.string().min(1)).min(2),
     /** Encoder of the joined model; default: the members' encoders joined with "+". */
     encoder: z.string().min(1).optional(),
+    /** Caption every image and its mirror image together by default (test-time mirroring; docs/generation.md). */
+    mirror: z.boolean().default(false),
     metrics: z.record(z.string(), z.unknown()).default({}),
     training: z.record(z.string(), z.unknown()).default({}),
   })
@@ -34,6 +36,8 @@ export interface EnsembleMeta {
   name: string;
   /** Encoder of the joined model, when the members' encoders joined with "+" do not fit as they are. */
   encoder?: string;
+  /** Caption with test-time mirroring by default. */
+  mirror?: boolean;
   metrics?: Record<string, unknown>;
   training?: Record<string, unknown>;
 }
@@ -92,6 +96,7 @@ export async function loadEnsemble(
       encoder: file.encoder ?? members.map((m) => m.meta.encoder).join("+"),
       vocabulary: first.meta.vocabulary,
       preprocessing: first.meta.preprocessing,
+      mirror: file.mirror,
       metrics: file.metrics,
       training: file.training,
     },
@@ -136,6 +141,7 @@ export async function saveEnsemble(
     name: meta.name,
     members,
     ...(meta.encoder ? { encoder: meta.encoder } : {}),
+    mirror: meta.mirror ?? false,
     metrics: meta.metrics ?? {},
     training: meta.training ?? {},
   };

@@ -78,10 +78,15 @@ export class EnsembleDecoder implements CaptionDecoder {
     return tf.sub(tf.logSumExp(tf.stack(parts), 0), Math.log(parts.length));
   }
 
-  forward(inputs: DecoderInputs, tokens: tf.Tensor2D, training: boolean): { logits: tf.Tensor3D } {
+  forward(
+    inputs: DecoderInputs,
+    tokens: tf.Tensor2D,
+    training: boolean,
+    imageRows?: tf.Tensor1D,
+  ): { logits: tf.Tensor3D } {
     return tf.tidy(() => {
       const parts = this.members.map((m, i) =>
-        tf.logSoftmax(m.forward(this.inputsOf(inputs, i), tokens, training).logits),
+        tf.logSoftmax(m.forward(this.inputsOf(inputs, i), tokens, training, imageRows).logits),
       );
       return { logits: this.meanLogProbs(parts) as tf.Tensor3D }; // [batch, T, vocab] log-probabilities
     });

@@ -142,6 +142,19 @@ describe("HeadedDecoder", () => {
     tail.dispose();
   });
 
+  it("runs the head once per image when captions share images (imageRows)", () => {
+    const decoder = createDecoder(config, shape, 4);
+    const one = cacheLike(1, 2);
+    const rows = tf.tensor1d([0, 0], "int32");
+    const twice = { grid: tf.concat([one.grid, one.grid]), pooled: tf.concat([one.pooled, one.pooled]) };
+    const shared = decoder.forward(one, tokens(), false, rows).logits;
+    const repeated = decoder.forward(twice as DecoderInputs, tokens(), false).logits;
+    expect(shared.shape).toEqual([2, 5, 12]);
+    expect(maxAbsDifference(shared.dataSync(), repeated.dataSync()).worst).toBeLessThan(1e-5);
+    tf.dispose([one.grid, one.pooled, rows, twice.grid, twice.pooled, shared, repeated]);
+    decoder.dispose();
+  });
+
   it("generates step by step what teacher forcing gives, without leaking tensors", () => {
     const decoder = createDecoder(config, shape, 5);
     const x = cacheLike(2, 2);

@@ -49,9 +49,16 @@ export class HeadedDecoder implements CaptionDecoder {
     }
   }
 
-  forward(inputs: DecoderInputs, tokens: tf.Tensor2D, training: boolean): TeacherForcedOutput {
+  forward(
+    inputs: DecoderInputs,
+    tokens: tf.Tensor2D,
+    training: boolean,
+    imageRows?: tf.Tensor1D,
+  ): TeacherForcedOutput {
     return tf.tidy(() => {
-      const { logits, auxLoss } = this.inner.forward(this.head.apply(inputs.grid), tokens, training);
+      // The head runs once per image; its output is spread over the captions by the inner decoder.
+      const headed = this.head.apply(inputs.grid);
+      const { logits, auxLoss } = this.inner.forward(headed, tokens, training, imageRows);
       return auxLoss ? { logits, auxLoss } : { logits };
     });
   }

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Dense } from "./params.js";
+import type { DecoderInputs } from "./types.js";
 
 /*
  * Layers as pure functions over tensors and weight records, so each one can be gradient-checked alone
@@ -7,6 +8,15 @@ import type { Dense } from "./params.js";
  */
 
 /** x: [..., in] -> [..., out]. */
+/**
+ * Each caption's image features when a batch holds every image once (imageRows[i] = image of caption i);
+ * the inputs unchanged without imageRows. Call inside a tidy.
+ */
+export function selectImageRows(inputs: DecoderInputs, imageRows?: tf.Tensor1D): DecoderInputs {
+  if (!imageRows) return inputs;
+  return { grid: tf.gather(inputs.grid, imageRows), pooled: tf.gather(inputs.pooled, imageRows) };
+}
+
 export function applyDense(x: tf.Tensor, weights: Dense): tf.Tensor {
   // No reshapes for 2-D inputs: at batch 1 a decoding step costs more in per-kernel overhead than in
   // arithmetic. (tf.fused.matMul was not faster on wasm: it reshapes internally.)

@@ -59,6 +59,8 @@ export const modelFileSchema = z
         entries: z.array(weightEntrySchema),
       })
       .strict(),
+    /** Caption every image and its mirror image together by default (test-time mirroring). */
+    mirror: z.boolean().default(false),
     /** Free-form: the metrics the model reached (e.g. val BLEU-4, CIDEr-D at beam 1 and 3). */
     metrics: z.record(z.string(), z.unknown()).default({}),
     /** Free-form: how it was trained (config, time, tokens/s, ...). */
@@ -74,6 +76,11 @@ export interface ModelMeta {
   encoder: string;
   vocabulary: VocabularyJson;
   preprocessing: PreprocessSpec;
+  /**
+   * Whether the captioner, by default, averages the model over each image and its mirror image
+   * (test-time mirroring: twice the encoder and decoder work for a measured quality gain).
+   */
+  mirror?: boolean;
   metrics?: Record<string, unknown>;
   training?: Record<string, unknown>;
 }
@@ -133,6 +140,7 @@ export async function saveModel(
     shape: decoder.shape,
     vocabulary: meta.vocabulary,
     preprocessing: meta.preprocessing,
+    mirror: meta.mirror ?? false,
     weights: {
       file: WEIGHTS_FILE,
       dtype,
@@ -234,6 +242,7 @@ async function loadSingleModel(dir: string, json?: unknown): Promise<LoadedModel
     encoder: file.encoder,
     vocabulary: file.vocabulary,
     preprocessing: file.preprocessing,
+    mirror: file.mirror,
     metrics: file.metrics,
     training: file.training,
   };

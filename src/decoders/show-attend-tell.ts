@@ -10,6 +10,7 @@ import {
   lstmCell,
   makeDropout,
   noDropout,
+  selectImageRows,
   tanh,
 } from "./layers.js";
 import { type Dense, dense, ParamStore } from "./params.js";
@@ -136,10 +137,15 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
     return { ...lstmCell(inputGates, h, c, this.w.lstmRecurrent as tf.Tensor2D), alpha };
   }
 
-  forward(inputs: DecoderInputs, tokens: tf.Tensor2D, training: boolean): TeacherForcedOutput {
+  forward(
+    inputs: DecoderInputs,
+    tokens: tf.Tensor2D,
+    training: boolean,
+    imageRows?: tf.Tensor1D,
+  ): TeacherForcedOutput {
     return tf.tidy(() => {
       const [batch, steps] = tokens.shape;
-      const features = this.prepare(inputs, training);
+      const features = this.prepare(selectImageRows(inputs, imageRows), training);
       const embedded = tf.gather(this.w.embedding, tokens); // [batch, T, embed]
       // Every step's embedding contribution to the gates in one product.
       const embedGates = tf.unstack(applyDense(embedded, this.w.lstmEmbed), 1) as tf.Tensor2D[]; // T x [batch, 4H]

@@ -8,6 +8,7 @@ import {
   makeDropout,
   noDropout,
   projectHeads,
+  selectImageRows,
   type TransformerBlockWeights,
   transformerBlock,
   transformerBlockStep,
@@ -140,10 +141,16 @@ export class TransformerDecoder implements CaptionDecoder {
     return applyDense(layerNorm(x, this.w.finalNorm), this.w.output) as tf.Tensor3D; // [batch, T, vocab]
   }
 
-  forward(inputs: DecoderInputs, tokens: tf.Tensor2D, training: boolean): TeacherForcedOutput {
+  forward(
+    inputs: DecoderInputs,
+    tokens: tf.Tensor2D,
+    training: boolean,
+    imageRows?: tf.Tensor1D,
+  ): TeacherForcedOutput {
     return tf.tidy(() => {
       const dropout = this.dropout(training);
-      return { logits: this.decode(tokens, this.memory(inputs, dropout), dropout) };
+      const memory = this.memory(selectImageRows(inputs, imageRows), dropout);
+      return { logits: this.decode(tokens, memory, dropout) };
     });
   }
 

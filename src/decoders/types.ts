@@ -97,8 +97,15 @@ export interface CaptionDecoder {
   /**
    * Teacher forcing. tokens: [batch, T] int32, starting with <start>. Returns logits [batch, T, vocab] for
    * the next token at each position, and an auxiliary loss (e.g. doubly stochastic attention) if any.
+   * imageRows: [batch] int32, caption i reads image imageRows[i] of inputs (which then holds each image
+   * once, so per-image work such as a feature head runs once for all its captions); default image i.
    */
-  forward(inputs: DecoderInputs, tokens: tf.Tensor2D, training: boolean): TeacherForcedOutput;
+  forward(
+    inputs: DecoderInputs,
+    tokens: tf.Tensor2D,
+    training: boolean,
+    imageRows?: tf.Tensor1D,
+  ): TeacherForcedOutput;
   /** Initial generation state for a batch of images. */
   start(inputs: DecoderInputs): DecoderState;
   /**

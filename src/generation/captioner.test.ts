@@ -122,6 +122,62 @@ describe("loadCaptioner", () => {
     expect(encoder.disposed).toBe(false); // an injected encoder belongs to the caller
   });
 
+  it("mirrors at test time: an image and its mirror image get one result", async () => {
+    const modelDir = path.join(dir, "mirror");
+    const encoder = new StubEncoder();
+    const decoder = createDecoder(configs[1]!, { vocabSize: 12, regions: 4, featureDim: 3, pooledDim: 3 }, 5);
+    await saveModel(modelDir, decoder, { ...meta("stub", 16, encoder.normalization), mirror: true });
+    decoder.dispose();
+    const halves = (left: [number, number, number], right: [number, number, number]) =>
+      sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+        .composite([
+          {
+            input: {
+              create: {
+                width: 20,
+                height: 30,
+                channels: 3,
+                background: { r: left[0], g: left[1], b: left[2] },
+              },
+            },
+            left: 0,
+            top: 0,
+          },
+          {
+            input: {
+              create: {
+                width: 20,
+                height: 30,
+                channels: 3,
+                background: { r: right[0], g: right[1], b: right[2] },
+              },
+            },
+            left: 20,
+            top: 0,
+          },
+        ])
+        .png()
+        .toBuffer();
+    const redBlue = await halves([220, 30, 30], [20, 40, 230]);
+    const blueRed = await halves([20, 40, 230], [220, 30, 30]);
+    const mirrored = await loadCaptioner({ modelDir, encoder });
+    expect(mirrored.mirror).toBe(true); // from model.json
+    const before = tf.memory().numTensors;
+    const [a, b] = await mirrored.caption([redBlue, blueRed]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(b!.caption).toBe(a!.caption);
+    expect(b!.confidence).toBeCloseTo(a!.confidence, 4);
+    const plain = await loadCaptioner({ modelDir, encoder, mirror: false });
+    expect(plain.mirror).toBe(false);
+    const [c, d] = await plain.caption([redBlue, blueRed]);
+    expect(Math.abs(c!.confidence - d!.confidence)).toBeGreaterThan(1e-4);
+    const settled = await mirrored.captionSettled([Buffer.from("not an image"), redBlue]);
+    expect(settled[0]?.error).toBeDefined();
+    expect(settled[1]?.result?.caption).toBe(a!.caption);
+    mirrored.dispose();
+    plain.dispose();
+  });
+
   it("creates the encoder named in model.json through the registry (centernet_224)", async () => {
     const modelDir = path.join(dir, "centernet");
     const decoder = createDecoder(

@@ -3,10 +3,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import type { Vocabulary } from "../data/vocabulary.js";
+import { EnsembleDecoder } from "../decoders/ensemble.js";
 import { type LoadedModel, loadModel, MODEL_FILE } from "../decoders/model-io.js";
 import type { CaptionDecoder } from "../decoders/types.js";
 import { createEncoder } from "../encoders/registry.js";
 import type { Encoder } from "../encoders/types.js";
+import { IDENTITY_AUGMENT } from "../image/augment.js";
 import { type PreprocessSpec, preprocessBatch } from "../image/preprocess.js";
 import { type BackendName, initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
@@ -22,6 +24,11 @@ export interface LoadCaptionerOptions {
   encoder?: Encoder;
   /** Images preprocessed and encoded at once. Default 16. */
   batchSize?: number;
+  /**
+   * Test-time mirroring: average the model's next-word probabilities over each image and its mirror
+   * image (twice the encoder and decoder work). Default: the model folder's `mirror` setting.
+   */
+  mirror?: boolean;
 }
 
 /** Milliseconds spent per stage by the last caption() call. */
@@ -83,7 +90,13 @@ export async function loadCaptioner(options: LoadCaptionerOptions = {}): Promise
     if (encoder && encoder !== options.encoder) encoder.dispose();
     throw err;
   }
-  return new ModelCaptioner(model, encoder, options.encoder === undefined, options.batchSize ?? 16);
+  return new ModelCaptioner(
+    model,
+    encoder,
+    options.encoder === undefined,
+    options.batchSize ?? 16,
+    options.mirror ?? model.meta.mirror ?? false,
+  );
 }
 
 function checkCompatible(model: LoadedModel, encoder: Encoder, dir: string): void {
@@ -101,6 +114,9 @@ function checkCompatible(model: LoadedModel, encoder: Encoder, dir: string): voi
   }
 }
 
+/** The mirror view: the whole image flipped left to right, nothing else changed. */
+const MIRROR = { ...IDENTITY_AUGMENT, flip: true };
+
 export class ModelCaptioner implements Captioner {
   readonly modelName: string;
   readonly decoder: CaptionDecoder;
@@ -110,16 +126,21 @@ export class ModelCaptioner implements Captioner {
   /** model.json's metrics and training records. */
   readonly model: LoadedModel;
   lastTimings: CaptionTimings = { preprocess: 0, encode: 0, generate: 0 };
+  /** The model read over [plain features | mirror features] when mirroring (shares the model's weights). */
+  private readonly mirrored?: CaptionDecoder;
 
   constructor(
     model: LoadedModel,
     encoder: Encoder,
     private readonly ownsEncoder: boolean,
     private readonly batchSize: number,
+    /** Test-time mirroring (LoadCaptionerOptions.mirror). */
+    readonly mirror = false,
   ) {
     this.model = model;
     this.modelName = model.meta.name;
     this.decoder = model.decoder;
+    if (mirror) this.mirrored = new EnsembleDecoder([model.decoder, model.decoder]);
     this.vocabulary = model.vocabulary;
     this.encoder = encoder;
     this.preprocessing = model.meta.preprocessing;
@@ -153,33 +174,51 @@ export class ModelCaptioner implements Captioner {
         fit: this.preprocessing.fit,
       });
       const ok = batch.flatMap((_, i) => (prepared.errors[i] ? [] : [i]));
+      const views = this.mirrored ? 2 : 1;
       const per = this.preprocessing.size * this.preprocessing.size * 3;
-      const pixels = new Float32Array(ok.length * per);
+      // [plain images | their mirror images]: one encoder call for both views
+      const pixels = new Float32Array(views * ok.length * per);
       ok.forEach((i, row) => {
         pixels.set(prepared.data.subarray(i * per, (i + 1) * per), row * per);
       });
+      if (this.mirrored && ok.length > 0) {
+        const okImages = ok.map((i) => batch[i]!);
+        const flipped = await preprocessBatch(okImages, {
+          size: this.preprocessing.size,
+          normalization: this.preprocessing.normalization,
+          fit: this.preprocessing.fit,
+          augment: okImages.map(() => MIRROR),
+        });
+        pixels.set(flipped.data, ok.length * per);
+      }
       timings.preprocess += performance.now() - t0;
       let results: CaptionResult[] = [];
       if (ok.length > 0) {
         t0 = performance.now();
-        const encoded = await this.encoder.encode(pixels, ok.length);
+        const encoded = await this.encoder.encode(pixels, views * ok.length);
         timings.encode += performance.now() - t0;
         t0 = performance.now();
         const [gridH, gridW, channels] = this.encoder.gridShape;
-        const grid = tf.tensor3d(encoded.grid, [ok.length, gridH * gridW, channels]); // [batch, regions, channels]
-        const pooled = tf.tensor2d(encoded.pooled, [ok.length, this.encoder.pooledSize]); // [batch, pooled]
+        const pooledSize = this.encoder.pooledSize;
+        const inputs = tf.tidy(() => {
+          const grid = tf.tensor3d(encoded.grid, [views * ok.length, gridH * gridW, channels]); // [views*batch, regions, channels]
+          const pooled = tf.tensor2d(encoded.pooled, [views * ok.length, pooledSize]); // [views*batch, pooled]
+          if (views === 1) return { grid, pooled };
+          // views side by side on the channel axis, as the mirrored ensemble reads them
+          const [gridPlain, gridMirror] = tf.split(grid, 2, 0);
+          const [pooledPlain, pooledMirror] = tf.split(pooled, 2, 0);
+          return {
+            grid: tf.concat([gridPlain!, gridMirror!], 2) as tf.Tensor3D,
+            pooled: tf.concat([pooledPlain!, pooledMirror!], 1) as tf.Tensor2D,
+          };
+        });
         try {
-          results = captionFeatures(
-            this.decoder,
-            this.vocabulary,
-            { grid, pooled },
-            {
-              ...options,
-              attentionGrid: [gridH, gridW],
-            },
-          );
+          results = captionFeatures(this.mirrored ?? this.decoder, this.vocabulary, inputs, {
+            ...options,
+            attentionGrid: [gridH, gridW],
+          });
         } finally {
-          tf.dispose([grid, pooled]);
+          tf.dispose([inputs.grid, inputs.pooled]);
         }
         timings.generate += performance.now() - t0;
       }

@@ -29,6 +29,9 @@ export function buildExamples(images: readonly ImageCaptions[], vocabulary: Voca
  * The batches of one epoch, fixed by (seed, epoch) alone so a resumed run replays the same order.
  * Captions are shuffled, grouped into buckets of `bucketBatches` batches, sorted by length inside a
  * bucket (so a batch pads to a similar length), cut into batches, and the batch order shuffled again.
+ * With `groupByImage` the images are shuffled instead and each image's captions stay side by side
+ * (neuraltalk2's seq_per_img), so a batch of 64 Flickr8k captions holds about 13 images: a decoder
+ * with a feature head runs it once per image. Length bucketing is off then (it would split the groups).
  */
 export function epochBatches(
   examples: readonly CaptionExample[],
@@ -36,8 +39,21 @@ export function epochBatches(
   bucketBatches: number,
   seed: number,
   epoch: number,
+  groupByImage = false,
 ): number[][] {
   const rng = new Rng(deriveSeed(seed, epoch));
+  if (groupByImage) {
+    const byImage = new Map<number, number[]>();
+    examples.forEach((example, index) => {
+      const group = byImage.get(example.image);
+      if (group) group.push(index);
+      else byImage.set(example.image, [index]);
+    });
+    const order = rng.shuffle([...byImage.values()]).flat();
+    const batches: number[][] = [];
+    for (let i = 0; i < order.length; i += batchSize) batches.push(order.slice(i, i + batchSize));
+    return batches;
+  }
   const order = rng.shuffle([...examples.keys()]);
   const bucketSize = batchSize * bucketBatches;
   const batches: number[][] = [];
@@ -99,6 +115,48 @@ export function featureBatch(
     grid: tf.tensor3d(grid, [ids.length, regions, channels]), // [batch, regions, channels]
     pooled: tf.tensor2d(pooled, [ids.length, reader.pooledSize]), // [batch, pooledDim]
   };
+}
+
+/** Teacher-forcing features: each distinct (image, view) once, and which of them each caption reads. */
+export interface CaptionFeatures {
+  inputs: DecoderInputs;
+  /** [captions] int32 rows of `inputs`; undefined when every caption has its own image. */
+  imageRows?: tf.Tensor1D;
+}
+
+/**
+ * featureBatch for a batch of captions that may share images (grouped batches, self-critical samples,
+ * validation): every (image, view) is read and stored once, so per-image work in the decoder (a
+ * feature head) runs once per image instead of once per caption.
+ */
+export function captionFeatures(
+  reader: FeatureReader,
+  ids: readonly string[],
+  views?: readonly number[],
+): CaptionFeatures {
+  const rowOf = new Map<string, number>();
+  const distinctIds: string[] = [];
+  const distinctViews: number[] = [];
+  const rows = ids.map((id, i) => {
+    const view = views?.[i] ?? 0;
+    const key = `${view}/${id}`;
+    let row = rowOf.get(key);
+    if (row === undefined) {
+      row = distinctIds.length;
+      rowOf.set(key, row);
+      distinctIds.push(id);
+      distinctViews.push(view);
+    }
+    return row;
+  });
+  const inputs = featureBatch(reader, distinctIds, distinctViews);
+  if (distinctIds.length === ids.length) return { inputs };
+  return { inputs, imageRows: tf.tensor1d(rows, "int32") };
+}
+
+export function disposeCaptionFeatures(features: CaptionFeatures): void {
+  disposeInputs(features.inputs);
+  features.imageRows?.dispose();
 }
 
 export function disposeInputs(inputs: DecoderInputs): void {

@@ -22,6 +22,8 @@ export interface EvaluateOptions {
   alpha?: number;
   /** First N images of the split (0 = all). */
   limit?: number;
+  /** Test-time mirroring (default: the model folder's setting). Needs the images, not --features. */
+  mirror?: boolean;
   /** Feature cache folder(s) matching the model's encoder; images are encoded when absent. */
   features?: string[];
   metrics?: readonly MetricFamily[];
@@ -36,6 +38,8 @@ export interface EvaluateResult {
   split: string;
   images: number;
   beam: number;
+  /** Whether each image was captioned with its mirror image (test-time mirroring). */
+  mirror: boolean;
   metrics: MetricScores;
   /** Generated caption (sentence form) per image id. */
   captions: Map<string, string>;
@@ -62,6 +66,7 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
   const captions = new Map<string, string>();
   let modelName: string;
   let encoderName: string;
+  let mirror = false;
   if (options.features && options.features.length > 0) {
     await initBackend("wasm");
     applyWasmKernelFixes();
@@ -72,6 +77,13 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
       model.decoder.dispose();
       throw new Error(
         `feature cache is from ${reader.encoder} but the model uses ${model.meta.encoder}: pass matching --features or drop it`,
+      );
+    }
+    if (options.mirror ?? model.meta.mirror) {
+      reader.close();
+      model.decoder.dispose();
+      throw new Error(
+        "this model captions each image with its mirror image (test-time mirroring), which a feature cache does not hold: drop --features, or pass --no-mirror to evaluate without mirroring",
       );
     }
     modelName = model.meta.name;
@@ -95,9 +107,14 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
     reader.close();
     model.decoder.dispose();
   } else {
-    const captioner = await loadCaptioner({ modelDir: options.modelDir, batchSize });
+    const captioner = await loadCaptioner({
+      modelDir: options.modelDir,
+      batchSize,
+      ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
+    });
     modelName = captioner.modelName;
     encoderName = captioner.encoder.name;
+    mirror = captioner.mirror;
     for (let start = 0; start < images.length; start += batchSize) {
       const chunk = images.slice(start, start + batchSize);
       const results = await captioner.caption(
@@ -117,6 +134,7 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
     split: options.split,
     images: images.length,
     beam,
+    mirror,
     metrics: report.corpus,
     captions,
     seconds: (performance.now() - started) / 1000,

@@ -4,7 +4,7 @@ import { openFeatureStore } from "../features/reader.js";
 import type { FeatureReader } from "../features/types.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
-import { featureBatch, tokenBatch } from "./batches.js";
+import { captionFeatures, tokenBatch } from "./batches.js";
 import { concatFeatureReaders, memoryFeatureReader } from "./feature-sources.js";
 import { computeGradients, disposeGradients } from "./step.js";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./worker-protocol.js";
@@ -49,7 +49,7 @@ parentPort?.on("message", (request: WorkerRequest) => {
   if (counter.dropoutCalls !== undefined) counter.dropoutCalls = request.dropoutCalls;
   const result = computeGradients(
     decoder,
-    featureBatch(reader, request.ids, request.views),
+    captionFeatures(reader, request.ids, request.views),
     tokenBatch(request.captions),
     init.loss,
     request.captionWeights,

@@ -8,7 +8,7 @@ import { createDecoder } from "../decoders/factory.js";
 import type { CaptionDecoder } from "../decoders/types.js";
 import { initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
-import { disposeInputs, featureBatch, tokenBatch } from "./batches.js";
+import { captionFeatures, disposeInputs, featureBatch, tokenBatch } from "./batches.js";
 import { mergeTrainConfig } from "./config.js";
 import { Rng } from "./rng.js";
 import { decodeWords } from "./run.js";
@@ -38,7 +38,7 @@ describe("self-critical sequence training", () => {
     const gradient = (weights?: number[]) => {
       const result = computeGradients(
         decoder,
-        featureBatch(data.reader, ids),
+        captionFeatures(data.reader, ids),
         tokenBatch(captions),
         { labelSmoothing: 0, auxLossWeight: 0 },
         weights,

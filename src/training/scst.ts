@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { startProgress } from "../cli/progress.js";
 import { END_ID, PAD_ID, START_ID } from "../data/vocabulary.js";
 import type { CaptionDecoder, DecoderInputs } from "../decoders/types.js";
-import { disposeInputs, featureBatch, tokenBatch } from "./batches.js";
+import { captionFeatures, disposeInputs, featureBatch, tokenBatch } from "./batches.js";
 import { assignWeights, type EpochRecord, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { CiderReward } from "./cider-reward.js";
 import type { TrainConfig } from "./config.js";
@@ -245,13 +245,14 @@ export async function runScst(options: ScstOptions): Promise<ScstResult> {
         options.workers?.threads ?? 1,
         1_000_000 + state.step,
         weights,
+        "contiguous",
       );
       const local = (shard: Shard): Gradients =>
         withSeededRandom(rng, () => {
           if (options.workers) dropoutCounter(decoder).dropoutCalls = shard.dropoutCalls;
           return computeGradients(
             decoder,
-            featureBatch(data.reader, shard.ids),
+            captionFeatures(data.reader, shard.ids),
             tokenBatch(shard.captions),
             config.optim,
             shard.captionWeights,

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
-import type { CaptionDecoder, DecoderInputs } from "../decoders/types.js";
-import { disposeInputs, type TokenBatch } from "./batches.js";
+import type { CaptionDecoder } from "../decoders/types.js";
+import { type CaptionFeatures, disposeCaptionFeatures, type TokenBatch } from "./batches.js";
 import { maskedCrossEntropy, weightedSequenceLoss } from "./loss.js";
 
 export interface StepLossOptions {
@@ -17,13 +17,13 @@ export interface Gradients {
 }
 
 /**
- * Teacher-forced forward + backward on one batch. Consumes (disposes) inputs and batch. With
+ * Teacher-forced forward + backward on one batch. Consumes (disposes) features and batch. With
  * `captionWeights` (self-critical training) the loss is the advantage-weighted negative log-likelihood
  * of the given (sampled) captions instead of the cross-entropy, without the auxiliary loss or dropout.
  */
 export function computeGradients(
   decoder: CaptionDecoder,
-  inputs: DecoderInputs,
+  features: CaptionFeatures,
   batch: TokenBatch,
   options: StepLossOptions,
   captionWeights?: readonly number[],
@@ -39,7 +39,7 @@ export function computeGradients(
     // Self-critical steps run without dropout: their captions were sampled without it, and the
     // policy gradient must be taken for the policy that drew them (with dropout on, SCST lowered val
     // CIDEr-D in every run; docs/results/training.md).
-    const { logits, auxLoss } = decoder.forward(inputs, batch.inputs, !weights);
+    const { logits, auxLoss } = decoder.forward(features.inputs, batch.inputs, !weights, features.imageRows);
     if (weights) return weightedSequenceLoss(logits, batch.targets, weights);
     let loss = maskedCrossEntropy(logits, batch.targets, options.labelSmoothing);
     if (auxLoss && options.auxLossWeight > 0) loss = loss.add(auxLoss.mul(options.auxLossWeight));
@@ -48,7 +48,7 @@ export function computeGradients(
   const loss = value.dataSync()[0] as number;
   value.dispose();
   weights?.dispose();
-  disposeInputs(inputs);
+  disposeCaptionFeatures(features);
   batch.inputs.dispose();
   batch.targets.dispose();
   const named = new Map<string, tf.Tensor>();

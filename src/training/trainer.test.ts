@@ -102,6 +102,21 @@ describe("trainCrossEntropy", () => {
     target.dispose();
   });
 
+  it("learns with groupByImage, reading each image once per batch", async () => {
+    const grouped = { ...config, optim: { ...config.optim, epochs: 3, groupByImage: true } };
+    const result = await trainCrossEntropy({
+      config: grouped,
+      data: shapesData(),
+      parts: { createDecoder, decode: noDecode },
+      outDir: mkdtempSync(path.join(os.tmpdir(), "ck-train-grouped-")),
+      log: () => {},
+    });
+    expect(result.steps).toBe(24); // 120 captions / 16 = 8 batches x 3 epochs
+    const losses = result.history.map((record) => record.valLoss);
+    expect(losses[2]).toBeLessThan(losses[0]!);
+    result.decoder.dispose();
+  });
+
   it("resumes a killed run to exactly the weights of an uninterrupted one", async () => {
     const data = shapesData();
     const parts = { createDecoder, decode: noDecode };

@@ -4,7 +4,7 @@ import { startProgress } from "../cli/progress.js";
 import type { Vocabulary } from "../data/vocabulary.js";
 import type { CaptionDecoder, DecoderConfig, DecoderShape } from "../decoders/types.js";
 import type { FeatureReader } from "../features/types.js";
-import { buildExamples, epochBatches, featureBatch, type ImageCaptions, tokenBatch } from "./batches.js";
+import { buildExamples, captionFeatures, epochBatches, type ImageCaptions, tokenBatch } from "./batches.js";
 import {
   assignMatchingWeights,
   assignWeights,
@@ -202,7 +202,14 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
 
   let stop = state.step >= totalSteps;
   while (!stop && state.epoch < config.optim.epochs) {
-    const batches = epochBatches(examples, batchSize, config.optim.bucketBatches, config.seed, state.epoch);
+    const batches = epochBatches(
+      examples,
+      batchSize,
+      config.optim.bucketBatches,
+      config.seed,
+      state.epoch,
+      config.optim.groupByImage,
+    );
     let learningRate = 0;
     const epochStarted = Date.now();
     for (let b = state.batchInEpoch; b < batches.length; b++) {
@@ -221,7 +228,7 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
           if (options.workers) dropoutCounter(decoder).dropoutCalls = shard.dropoutCalls;
           return computeGradients(
             decoder,
-            featureBatch(data.reader, shard.ids, shard.views),
+            captionFeatures(data.reader, shard.ids, shard.views),
             tokenBatch(shard.captions),
             config.optim,
           );
@@ -232,6 +239,8 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
         chosen.map((example) => example.ids),
         options.workers?.threads ?? 1,
         state.step,
+        undefined,
+        config.optim.groupByImage ? "contiguous" : "interleaved",
       );
       const result: Gradients = options.workers
         ? await options.workers.gradients(decoder, shards, local)
@@ -351,9 +360,11 @@ export function dropoutCounter(decoder: CaptionDecoder): { dropoutCalls?: number
 }
 
 /**
- * Interleaved split of a batch (batches are length-sorted, so interleaving balances the shards). With
- * several threads each shard gets a dropout counter derived from the step, so replicas never reuse masks
- * and a resumed run draws the same ones. `captionWeights` (self-critical steps) are split alongside.
+ * Split of a batch over threads. "interleaved" balances length-sorted batches; "contiguous" keeps the
+ * captions of one image (grouped batches, self-critical samples) in one shard, so its features are read
+ * and its feature head run once. With several threads each shard gets a dropout counter derived from
+ * the step, so replicas never reuse masks and a resumed run draws the same ones. `captionWeights`
+ * (self-critical steps) are split alongside.
  */
 export function splitShards(
   ids: readonly string[],
@@ -362,10 +373,14 @@ export function splitShards(
   threads: number,
   step: number,
   captionWeights?: readonly number[],
+  layout: "interleaved" | "contiguous" = "interleaved",
 ): Shard[] {
   const count = Math.max(1, Math.min(threads, captions.length));
+  const size = Math.ceil(captions.length / count);
+  const inShard = (row: number, k: number) =>
+    layout === "contiguous" ? Math.floor(row / size) === k : row % count === k;
   return Array.from({ length: count }, (_, k) => {
-    const rows = [...captions.keys()].filter((row) => row % count === k);
+    const rows = [...captions.keys()].filter((row) => inShard(row, k));
     const shard: Shard = {
       ids: rows.map((row) => ids[row]!),
       views: rows.map((row) => views[row]!),

@@ -5,6 +5,8 @@ import { bleu } from "../metrics/bleu.js";
 import { ciderD } from "../metrics/cider.js";
 import {
   type CaptionExample,
+  captionFeatures,
+  disposeCaptionFeatures,
   disposeInputs,
   featureBatch,
   type ImageCaptions,
@@ -32,15 +34,15 @@ export function validationLoss(
   let tokens = 0;
   for (let start = 0; start < examples.length; start += batchSize) {
     const chunk = examples.slice(start, start + batchSize);
-    const inputs = featureBatch(
+    const features = captionFeatures(
       reader,
       chunk.map((example) => images[example.image]!.id),
     );
     const batch = tokenBatch(chunk.map((example) => example.ids));
-    const { logits } = decoder.forward(inputs, batch.inputs, false);
+    const { logits } = decoder.forward(features.inputs, batch.inputs, false, features.imageRows);
     const result = sumCrossEntropy(logits, batch.targets);
     logits.dispose();
-    disposeInputs(inputs);
+    disposeCaptionFeatures(features);
     batch.inputs.dispose();
     batch.targets.dispose();
     sum += result.sum;

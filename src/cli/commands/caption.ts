@@ -30,13 +30,14 @@ const optionsSchema = z
     backup: z.boolean().default(true),
     minConfidence: z.coerce.number().min(0).max(1).optional(),
     objects: z.boolean().default(false),
+    mirror: z.boolean().optional(),
   })
   .strict();
 
 export type CaptionCommandOptions = z.input<typeof optionsSchema>;
 
 export interface CaptionCommandIo {
-  loadCaptioner(modelDir?: string): Promise<Captioner>;
+  loadCaptioner(modelDir?: string, options?: { mirror?: boolean }): Promise<Captioner>;
   /** For --objects; default: CenterNet-512 from @vladmandic/human (ObjectTagger). */
   loadTagger?(): Promise<Pick<ObjectTagger, "tagImage" | "dispose">>;
   stdout(text: string): void;
@@ -78,7 +79,10 @@ export async function runCaption(
     return summary;
   }
 
-  const captioner = await io.loadCaptioner(options.model);
+  const captioner = await io.loadCaptioner(
+    options.model,
+    options.mirror === undefined ? {} : { mirror: options.mirror },
+  );
   const tagger = options.objects ? await (io.loadTagger ?? ObjectTagger.create)() : undefined;
   const progress = startProgress("captioning", todo.length, { unit: "images" });
   const collected: AltTextRecord[] = [];
@@ -139,6 +143,11 @@ export function register(program: Command): void {
     .description("Write alt text for images: files, folders (--recursive) or globs.")
     .argument("<inputs...>", "image files, folders or quoted globs such as 'photos/**/*.jpg'")
     .option("--model <dir>", "model folder (default: the bundled models/default)")
+    .option(
+      "--mirror",
+      "average the model over each image and its mirror image (default: the model's setting)",
+    )
+    .option("--no-mirror", "caption the image as it is only: about half the time of a mirroring model")
     .option("--beam <k>", "beam size; 1 is greedy", "3")
     .option("--alternatives <n>", "other captions to report per image", "2")
     .option("--format <format>", `output format: ${OUTPUT_FORMATS.join(", ")}`, "text")

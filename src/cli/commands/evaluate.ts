@@ -16,6 +16,7 @@ interface EvaluateFlags {
   metrics?: string;
   format: string;
   captions?: boolean;
+  mirror?: boolean;
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -40,6 +41,11 @@ export function register(program: Command): void {
       "0",
     )
     .option("--limit <n>", "only the first n images of the split")
+    .option(
+      "--mirror",
+      "average the model over each image and its mirror image (default: the model's setting)",
+    )
+    .option("--no-mirror", "caption each image as it is only")
     .option(
       "--features <dirs>",
       "feature cache folder(s), comma-separated, from the model's encoder (skips encoding)",
@@ -68,6 +74,7 @@ export function register(program: Command): void {
         alpha,
         limit,
         features: flags.features?.split(",").filter(Boolean),
+        ...(flags.mirror === undefined ? {} : { mirror: flags.mirror }),
         metrics: flags.metrics ? parseMetricList(flags.metrics) : undefined,
         onProgress: (done, total) => {
           progress ??= startProgress("evaluate", total, { unit: "images" });
@@ -83,6 +90,7 @@ export function register(program: Command): void {
           split: result.split,
           images: result.images,
           beam: result.beam,
+          mirror: result.mirror,
           ...result.metrics,
           seconds: Math.round(result.seconds * 10) / 10,
         };
@@ -91,7 +99,7 @@ export function register(program: Command): void {
         return;
       }
       process.stdout.write(
-        `${result.model} on ${result.split} (${result.images} images, beam ${result.beam})\n`,
+        `${result.model} on ${result.split} (${result.images} images, beam ${result.beam}${result.mirror ? ", mirrored" : ""})\n`,
       );
       for (const [name, value] of Object.entries(result.metrics)) {
         process.stdout.write(`${name.padEnd(8)} ${(value as number).toFixed(4)}\n`);

@@ -10,6 +10,7 @@ const flagsSchema = z
     port: z.coerce.number().int().min(0).max(65535).default(8080),
     host: z.string().min(1).default("127.0.0.1"),
     model: z.string().optional(),
+    mirror: z.boolean().optional(),
     db: z.string().optional(),
     maxBatch: z.coerce.number().int().min(1).max(64).default(8),
     maxWaitMs: z.coerce.number().min(0).max(1000).default(10),
@@ -33,6 +34,11 @@ export function register(program: Command): void {
       "127.0.0.1",
     )
     .option("--model <dir>", "model folder (default: the bundled models/default)")
+    .option(
+      "--mirror",
+      "average the model over each image and its mirror image (default: the model's setting)",
+    )
+    .option("--no-mirror", "caption the image as it is only: about half the time of a mirroring model")
     .option("--db <file>", "photo index from `captionkit index`: adds GET /v1/search and a search box")
     .option("--max-batch <n>", "most images per model call; 1 turns micro-batching off", "8")
     .option("--max-wait-ms <ms>", "how long a request may wait for others to share its model call", "10")
@@ -50,7 +56,10 @@ export function register(program: Command): void {
       }
       const flags = parsed.data;
       const logger = pino({ level: flags.logLevel }, pino.destination(2));
-      const captioner = await loadModel(flags.model);
+      const captioner = await loadModel(
+        flags.model,
+        flags.mirror === undefined ? {} : { mirror: flags.mirror },
+      );
       const search = flags.db ? await openPhotoSearch(flags.db) : undefined;
       const apiKey = process.env.CAPTIONKIT_API_KEY || undefined;
       const app = await buildServer({
