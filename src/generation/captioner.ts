@@ -8,8 +8,7 @@ import { type LoadedModel, loadModel, MODEL_FILE } from "../decoders/model-io.js
 import type { CaptionDecoder } from "../decoders/types.js";
 import { createEncoder } from "../encoders/registry.js";
 import type { Encoder } from "../encoders/types.js";
-import { IDENTITY_AUGMENT } from "../image/augment.js";
-import { type PreprocessSpec, preprocessBatch } from "../image/preprocess.js";
+import { mirrorInto, type PreprocessSpec, preprocessBatch } from "../image/preprocess.js";
 import { type BackendName, initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import { captionFeatures } from "./caption.js";
@@ -114,9 +113,6 @@ function checkCompatible(model: LoadedModel, encoder: Encoder, dir: string): voi
   }
 }
 
-/** The mirror view: the whole image flipped left to right, nothing else changed. */
-const MIRROR = { ...IDENTITY_AUGMENT, flip: true };
-
 export class ModelCaptioner implements Captioner {
   readonly modelName: string;
   readonly decoder: CaptionDecoder;
@@ -181,15 +177,8 @@ export class ModelCaptioner implements Captioner {
       ok.forEach((i, row) => {
         pixels.set(prepared.data.subarray(i * per, (i + 1) * per), row * per);
       });
-      if (this.mirrored && ok.length > 0) {
-        const okImages = ok.map((i) => batch[i]!);
-        const flipped = await preprocessBatch(okImages, {
-          size: this.preprocessing.size,
-          normalization: this.preprocessing.normalization,
-          fit: this.preprocessing.fit,
-          augment: okImages.map(() => MIRROR),
-        });
-        pixels.set(flipped.data, ok.length * per);
+      if (this.mirrored) {
+        mirrorInto(pixels, ok.length, this.preprocessing.size, pixels.subarray(ok.length * per));
       }
       timings.preprocess += performance.now() - t0;
       let results: CaptionResult[] = [];

@@ -23,6 +23,7 @@ export {
   DEFAULT_FIT,
   type Fit,
   imageLength,
+  mirrorInto,
   normalizeInto,
   type PreprocessedBatch,
   type PreprocessOptions,

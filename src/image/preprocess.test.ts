@@ -18,7 +18,14 @@ import {
   writeGoodImages,
 } from "../../test/fixtures/images.js";
 import type { Normalization } from "../encoders/types.js";
-import { imageLength, preprocessBatch, preprocessImage, probeImage, resizedRgb } from "./index.js";
+import {
+  imageLength,
+  mirrorInto,
+  preprocessBatch,
+  preprocessImage,
+  probeImage,
+  resizedRgb,
+} from "./index.js";
 
 const IDENTITY: Normalization = { mean: [0, 0, 0], std: [1, 1, 1] };
 const IMAGENET: Normalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
@@ -176,6 +183,21 @@ describe("preprocessBatch", () => {
     expect(batch.data.subarray(2 * per, 3 * per)).toEqual(single);
     expect(batch.data.subarray(per, 2 * per).every((v) => v === 0)).toBe(true);
     expectColour(pixel(batch.data.subarray(0, per), size, 1, 1), RED, 1);
+  });
+
+  it("mirrorInto gives the preprocessed mirror image", async () => {
+    const quadrants = await encodeImage(quadrantImage(40, 30), "png");
+    const mirrored = await sharp(quadrants).flop().png().toBuffer();
+    const size = 16;
+    const plain = await preprocessImage(quadrants, { size, normalization: IDENTITY });
+    const expected = await preprocessImage(mirrored, { size, normalization: IDENTITY });
+    const out = new Float32Array(imageLength(size));
+    mirrorInto(plain, 1, size, out);
+    for (let i = 0; i < out.length; i++) expect(out[i]).toBeCloseTo(expected[i]!, 2);
+    expect(pixel(out, size, 0, 0)).toEqual(pixel(plain, size, size - 1, 0));
+    const back = new Float32Array(out.length);
+    mirrorInto(out, 1, size, back);
+    expect(Array.from(back)).toEqual(Array.from(plain));
   });
 
   it("resizedRgb and preprocessImage agree (one code path)", async () => {

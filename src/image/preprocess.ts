@@ -46,6 +46,27 @@ export function imageLength(size: number): number {
 }
 
 /**
+ * Writes the left-right mirror images of `count` preprocessed [size, size, 3] images into `out`.
+ * Mirroring after the resize equals resizing the mirror image (the resampling is symmetric), and
+ * costs a copy instead of a second decode.
+ */
+export function mirrorInto(images: Float32Array, count: number, size: number, out: Float32Array): void {
+  const row = size * 3;
+  for (let n = 0; n < count; n++) {
+    for (let y = 0; y < size; y++) {
+      const start = (n * size + y) * row;
+      for (let x = 0; x < size; x++) {
+        const from = start + x * 3;
+        const to = start + (size - 1 - x) * 3;
+        out[to] = images[from] as number;
+        out[to + 1] = images[from + 1] as number;
+        out[to + 2] = images[from + 2] as number;
+      }
+    }
+  }
+}
+
+/**
  * Decodes, orients, flattens, resizes and normalises one image.
  * Returns [size, size, 3] NHWC RGB float32 with value = (pixel / 255 - mean[c]) / std[c].
  * Throws ImageError (never anything else for bad input) naming the file or "<buffer>".

@@ -12,7 +12,7 @@ import { evaluateModel } from "../../src/training/evaluate.js";
  * test that asserted numbers the model does not reach would only be switched off.
  */
 const TARGETS = { bleu4: 0.2, ciderD: 0.5 };
-const MEASURED_100 = { bleu4: 0.163, ciderD: 0.401 }; // measured 2026-11-28 on the shipped ensemble (v6)
+const MEASURED_100 = { bleu4: 0.17, ciderD: 0.419 }; // measured 2026-11-28 on the shipped model (v7: v6 + mirroring)
 const MARGIN = 0.02;
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
