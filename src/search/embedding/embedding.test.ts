@@ -1,9 +1,11 @@
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../../tfjs/backend.js";
 import { tempDir } from "../test-fixtures.js";
 import { loadJointEmbedding, saveJointEmbedding } from "./io.js";
-import { JointEmbedding } from "./model.js";
+import { HUBNESS_BANK, JointEmbedding } from "./model.js";
+import { embeddingSimilarity } from "./similarity.js";
 import { TextFeaturizer } from "./text-features.js";
 import { type EmbeddingPairs, evaluateEmbedding, forwardWithTf, trainJointEmbedding } from "./train.js";
 
@@ -98,12 +100,104 @@ describe("joint embedding", () => {
     const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, v, j) => s + v * b[j]!, 0);
     expect(dot(model.searchVector(pooled), model.queryVector("a red dog")!)).toBeCloseTo(cosine, 5);
     const bank = ["a blue cat", "the boat is white"];
-    model.hubness = { texts: bank, k: 1, beta: 0.5 };
+    model.setHubnessBank(bank, 1, 0.5);
     const hub = Math.max(...bank.map((t) => dot(image, model.embedText(t)!)));
     expect(dot(model.searchVector(pooled), model.queryVector("a red dog")!)).toBeCloseTo(
       cosine - 0.5 * hub,
       5,
     );
+  });
+
+  it("a bank stored as text embeddings scores as the hubness computed from the bank's texts", async () => {
+    const data = synthetic(40, 21);
+    const model = JointEmbedding.init(
+      config,
+      TextFeaturizer.build(data.captions.flat(), { minUnigramCount: 1 }),
+      5,
+    );
+    model.param("image/mean").values.fill(0.3);
+    // "zebra okapi" has no known word: the texts-based bank skipped it, the vector bank must too
+    const bank = [
+      ...COLOURS.flatMap((c, i) => [
+        `a ${c} ${SHAPES[i]} near the tree`,
+        `the ${SHAPES[(i + 2) % 6]} is ${c}`,
+      ]),
+      "zebra okapi",
+    ];
+    const queries = ["a red dog", "the boat is white", "green bird", "a black cat"];
+    const k = 3;
+    const beta = 0.8;
+    const dir = path.join(await tempDir(), "hub");
+    model.setHubnessBank(bank, k, beta);
+    expect(model.param(HUBNESS_BANK).shape).toEqual([bank.length - 1, 8]);
+    await saveJointEmbedding(model, dir);
+    const manifest = await readFile(path.join(dir, "model.json"), "utf8");
+    expect(JSON.parse(manifest).hubness).toEqual({ k, beta });
+    for (const text of bank) expect(manifest).not.toContain(text);
+    const loaded = await loadJointEmbedding(dir);
+    expect(loaded.hubness).toEqual({ k, beta });
+
+    // The texts-based computation, written out here: embed every bank text, then per image
+    // score = cosine(query, image) - beta x mean of the k largest cosines(image, bank text).
+    const dot = (a: Float32Array, b: Float32Array) => a.reduce((sum, v, j) => sum + v * b[j]!, 0);
+    const textsBased = (m: JointEmbedding) => {
+      const bankVectors = bank.map((t) => m.embedText(t)).filter((v) => v !== undefined);
+      const images = Array.from({ length: 40 }, (_, i) =>
+        m.embedImage(data.pooled.subarray(i * 24, (i + 1) * 24)),
+      );
+      const hubs = images.map((image) => {
+        const top = bankVectors
+          .map((t) => dot(image, t))
+          .sort((a, b) => b - a)
+          .slice(0, k);
+        return top.reduce((a, b) => a + b, 0) / k;
+      });
+      const scores = queries.flatMap((q) =>
+        images.map((image, i) => dot(m.embedText(q)!, image) - beta * hubs[i]!),
+      );
+      return { hubs, scores };
+    };
+    for (const [m, tolerance] of [
+      [model, 1e-6],
+      // the loaded bank is float16 (the reference re-embeds the texts in float32 from the same weights)
+      [loaded, 1e-3],
+    ] as const) {
+      const { hubs, scores } = textsBased(m);
+      // the penalty differs from image to image, so a wrong bank, k or beta shows in the scores
+      expect(Math.max(...hubs) - Math.min(...hubs)).toBeGreaterThan(0.05);
+      const got = embeddingSimilarity(m, data.pooled, queries);
+      expect(got.length).toBe(scores.length);
+      scores.forEach((want, i) => {
+        expect(Math.abs(got[i]! - want)).toBeLessThan(tolerance);
+      });
+    }
+
+    // Legacy model.json (bank as texts, no bank weight) still loads, into the same scores.
+    const legacy = path.join(await tempDir(), "legacy");
+    const plain = JointEmbedding.init(model.config, model.featurizer, 5);
+    for (const [name, p] of model.params) if (name !== HUBNESS_BANK) plain.param(name).values.set(p.values);
+    await saveJointEmbedding(plain, legacy);
+    const file = path.join(legacy, "model.json");
+    await writeFile(
+      file,
+      JSON.stringify({ ...JSON.parse(await readFile(file, "utf8")), hubness: { texts: bank, k, beta } }),
+    );
+    const fromTexts = await loadJointEmbedding(legacy);
+    expect(fromTexts.param(HUBNESS_BANK).shape).toEqual([bank.length - 1, 8]);
+    const legacyScores = embeddingSimilarity(fromTexts, data.pooled, queries);
+    const loadedScores = embeddingSimilarity(loaded, data.pooled, queries);
+    legacyScores.forEach((v, i) => {
+      expect(Math.abs(v - loadedScores[i]!)).toBeLessThan(1e-3);
+    });
+
+    // hubness without its bank weight is refused; clearHubness drops both
+    const { [HUBNESS_BANK]: _, ...rest } = Object.fromEntries(loaded.params);
+    expect(
+      () => new JointEmbedding(config, loaded.featurizer, new Map(Object.entries(rest)), { k, beta }),
+    ).toThrow(/without its bank weight/);
+    loaded.clearHubness();
+    expect(loaded.params.has(HUBNESS_BANK)).toBe(false);
+    expect(loaded.searchVector(data.pooled.subarray(0, 24))[8]).toBe(0);
   });
 
   it("learns to retrieve with InfoNCE, without leaking tensors, and survives a save/load round trip", async () => {

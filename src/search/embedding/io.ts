@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { decodeFloat16, encodeFloat16 } from "../float16.js";
-import { JointEmbedding, type ParamMap } from "./model.js";
+import { HUBNESS_BANK, JointEmbedding, type ParamMap } from "./model.js";
 import { TextFeaturizer } from "./text-features.js";
 
 const manifestSchema = z
@@ -19,8 +19,14 @@ const manifestSchema = z
       })
       .strict(),
     featurizer: z.object({ terms: z.array(z.string()) }).strict(),
+    /** k and beta; the bank is the weight "hubness/bank" (text embeddings, no text). */
     hubness: z
-      .object({ texts: z.array(z.string()), k: z.number().int().positive(), beta: z.number().nonnegative() })
+      .object({
+        k: z.number().int().positive(),
+        beta: z.number().nonnegative(),
+        /** Legacy: models saved before the bank became a weight listed its caption texts here. */
+        texts: z.array(z.string()).optional(),
+      })
       .strict()
       .optional(),
     weights: z.array(z.object({ name: z.string(), shape: z.array(z.number().int().nonnegative()) }).strict()),
@@ -64,10 +70,18 @@ export async function loadJointEmbedding(dir: string): Promise<JointEmbedding> {
     offset += count * 2;
   }
   if (offset !== blob.byteLength) throw new Error(`${dir}/${WEIGHTS_FILE} does not match model.json`);
+  const featurizer = new TextFeaturizer(manifest.featurizer);
+  const hubness = manifest.hubness;
+  if (hubness?.texts && !params.has(HUBNESS_BANK)) {
+    // Legacy format: embed the listed texts into a bank now; saving the model drops the texts.
+    const model = new JointEmbedding(manifest.config, featurizer, params);
+    model.setHubnessBank(hubness.texts, hubness.k, hubness.beta);
+    return model;
+  }
   return new JointEmbedding(
     manifest.config,
-    new TextFeaturizer(manifest.featurizer),
+    featurizer,
     params,
-    manifest.hubness,
+    hubness && { k: hubness.k, beta: hubness.beta },
   );
 }

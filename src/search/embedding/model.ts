@@ -21,19 +21,26 @@ export interface JointEmbeddingConfig {
  * Hubness correction (CSLS, Conneau et al. 2018, one-sided): some images sit close to every query
  * ("hubs") and crowd the top of many result lists. Each image's score is lowered by beta x its mean
  * cosine to its k nearest texts of a fixed bank of training captions, computed once per image.
+ * The bank is kept as the captions' unit text embeddings (weight HUBNESS_BANK, [n, jointDim]), never
+ * as text, so a saved model ships no caption of its training data.
  */
 export interface HubnessCorrection {
-  texts: string[];
   k: number;
   beta: number;
 }
+
+/** Weight holding the hubness bank: one unit text embedding per row, [n, jointDim]. */
+export const HUBNESS_BANK = "hubness/bank";
 
 export interface Param {
   shape: number[];
   values: Float32Array;
 }
 
-/** Weights by stable name (the same names as the tf.Variables during training). */
+/**
+ * Weights by stable name (the same names as the tf.Variables during training), plus the hubness
+ * bank (HUBNESS_BANK), which is computed after training and never trained.
+ */
 export type ParamMap = Map<string, Param>;
 
 /**
@@ -42,14 +49,54 @@ export type ParamMap = Map<string, Param>;
  * Training runs the same maths in tfjs (see train.ts); a test checks that the two agree.
  */
 export class JointEmbedding {
+  private correction: HubnessCorrection | undefined;
+
   constructor(
     readonly config: JointEmbeddingConfig,
     readonly featurizer: TextFeaturizer,
     readonly params: ParamMap,
-    public hubness?: HubnessCorrection,
-  ) {}
+    hubness?: HubnessCorrection,
+  ) {
+    if (hubness) this.setHubness(hubness);
+  }
 
-  private bank: Float32Array[] | undefined;
+  /** The hubness correction's k and beta (its bank is the weight HUBNESS_BANK), if any. */
+  get hubness(): HubnessCorrection | undefined {
+    return this.correction;
+  }
+
+  /**
+   * Turns the hubness correction on with a bank made from these texts: each is embedded and only its
+   * unit vector is kept (texts with no known word are skipped). Replaces any earlier bank.
+   */
+  setHubnessBank(texts: Iterable<string>, k: number, beta: number): void {
+    const dim = this.config.jointDim;
+    const rows = [...texts].map((t) => this.embedText(t)).filter((v): v is Float32Array => v !== undefined);
+    const values = new Float32Array(rows.length * dim);
+    rows.forEach((v, i) => {
+      values.set(v, i * dim);
+    });
+    this.params.set(HUBNESS_BANK, { shape: [rows.length, dim], values });
+    this.setHubness({ k, beta });
+  }
+
+  /** Turns the hubness correction off and drops its bank. */
+  clearHubness(): void {
+    this.params.delete(HUBNESS_BANK);
+    this.correction = undefined;
+  }
+
+  /** k and beta for the bank already in the weights (HUBNESS_BANK), checked against the joint width. */
+  private setHubness({ k, beta }: HubnessCorrection): void {
+    const bank = this.params.get(HUBNESS_BANK);
+    if (!bank) throw new Error(`joint embedding: hubness correction without its bank weight ${HUBNESS_BANK}`);
+    if (bank.shape.length !== 2 || bank.shape[1] !== this.config.jointDim) {
+      throw new Error(
+        `joint embedding: ${HUBNESS_BANK} has shape [${bank.shape.join(", ")}], expected [n, ${this.config.jointDim}]`,
+      );
+    }
+    this.correction = { k, beta };
+  }
 
   static init(config: JointEmbeddingConfig, featurizer: TextFeaturizer, seed = 1): JointEmbedding {
     const random = mulberry32(seed);
@@ -125,7 +172,7 @@ export class JointEmbedding {
     const v = this.embedImage(pooled);
     const out = new Float32Array(this.searchDim);
     out.set(v);
-    out[v.length] = this.hubness ? -this.hubness.beta * this.hubOf(v) : 0;
+    out[v.length] = this.correction ? -this.correction.beta * this.hubOf(v, this.correction.k) : 0;
     return out;
   }
 
@@ -139,14 +186,17 @@ export class JointEmbedding {
     return out;
   }
 
-  /** Mean of the k largest cosines between an image embedding and the text bank. */
-  private hubOf(image: Float32Array): number {
-    const { texts, k } = this.hubness!;
-    this.bank ??= texts.map((t) => this.embedText(t)).filter((v): v is Float32Array => v !== undefined);
-    const cosines = this.bank
-      .map((t) => t.reduce((sum, x, j) => sum + x * image[j]!, 0))
-      .sort((a, b) => b - a);
-    const top = cosines.slice(0, k);
+  /** Mean of the k largest cosines between an image embedding and the bank's text embeddings. */
+  private hubOf(image: Float32Array, k: number): number {
+    const bank = this.param(HUBNESS_BANK);
+    const [n, dim] = bank.shape as [number, number];
+    const cosines = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      let sum = 0;
+      for (let j = 0; j < dim; j++) sum += bank.values[i * dim + j]! * image[j]!;
+      cosines[i] = sum;
+    }
+    const top = cosines.sort((a, b) => b - a).slice(0, k);
     return top.reduce((a, b) => a + b, 0) / Math.max(top.length, 1);
   }
 
@@ -180,7 +230,7 @@ export class JointEmbedding {
       config: this.config,
       featurizer: this.featurizer.toJSON(),
     };
-    return this.hubness ? { ...json, hubness: this.hubness } : json;
+    return this.correction ? { ...json, hubness: { ...this.correction } } : json;
   }
 }
 
