@@ -4,7 +4,7 @@
  * computed (the PyTorch reference in ../shared/DESIGN.md: 50.7 ms per caption at batch 1, 92 captions/s
  * at batch 32, 16 words each).
  *
- *   npx tsx bench/caption-latency.ts [--model DIR] [--random [--kind sat|transformer]] [--rounds N]
+ *   npx tsx bench/caption-latency.ts [--model DIR] [--memory DIR] [--random [--kind sat|transformer]] [--rounds N]
  *
  * --random builds a randomly initialised model of the reference size instead (Show-Attend-Tell
  * 512/512/512, or with --kind transformer 2 layers x 256, on mobilenet_v2_mid 7x7x1792, 2,533 words)
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     random: { type: "boolean", default: false },
     kind: { type: "string", default: "sat" },
     rounds: { type: "string", default: "20" },
+    memory: { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
@@ -85,7 +86,15 @@ async function images(count: number): Promise<(string | Uint8Array)[]> {
 
 const temp = values.random ? await randomModel() : undefined;
 const modelDir = temp ?? values.model ?? defaultModelDir();
-const captioner = await loadCaptioner({ modelDir, batchSize: 32 });
+const loadStarted = performance.now();
+const captioner = await loadCaptioner({
+  modelDir,
+  batchSize: 32,
+  ...(values.memory ? { memoryDir: values.memory } : {}),
+});
+console.log(
+  `loaded in ${(performance.now() - loadStarted).toFixed(0)} ms${values.memory ? ` with memory ${values.memory}` : ""}`,
+);
 const batch = await images(32);
 const source = typeof batch[0] === "string" ? "Flickr8k val" : "synthetic";
 console.log(

@@ -12,8 +12,8 @@
 import { parseArgs } from "node:util";
 import { loadDataset, ptbTokenize } from "../src/data/index.js";
 import { openFeatureStore } from "../src/features/index.js";
+import { CiderReward } from "../src/metrics/cider-reward.js";
 import { scoreCaptions } from "../src/metrics/index.js";
-import { CiderReward } from "../src/training/cider-reward.js";
 
 const { values: args } = parseArgs({
   options: {

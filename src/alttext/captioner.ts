@@ -3,12 +3,17 @@ import type { Captioner, CaptionOptions, CaptionResult } from "../generation/typ
 
 /**
  * Loads the captioning model for the CLI: the given folder, or the bundled models/default. `mirror`
- * overrides the folder's test-time mirroring setting.
+ * overrides the folder's test-time mirroring setting; `memory` is a caption memory folder built for
+ * the model (consensus re-ranking).
  */
-export async function loadModel(modelDir?: string, options: { mirror?: boolean } = {}): Promise<Captioner> {
+export async function loadModel(
+  modelDir?: string,
+  options: { mirror?: boolean; memory?: string } = {},
+): Promise<Captioner> {
   return loadCaptioner({
     ...(modelDir === undefined ? {} : { modelDir }),
     ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
+    ...(options.memory === undefined ? {} : { memoryDir: options.memory }),
   });
 }
 

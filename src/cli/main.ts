@@ -8,6 +8,7 @@ import { register as evaluateRetrieval } from "./commands/evaluate-retrieval.js"
 import { register as exportModel } from "./commands/export.js";
 import { register as features } from "./commands/features.js";
 import { register as index } from "./commands/index.js";
+import { register as memory } from "./commands/memory.js";
 import { register as score } from "./commands/score.js";
 import { register as search } from "./commands/search.js";
 import { register as serve } from "./commands/serve.js";
@@ -21,6 +22,7 @@ const commands = [
   train,
   exportModel,
   ensemble,
+  memory,
   caption,
   evaluate,
   score,

@@ -3,6 +3,7 @@ import { initBackend, tf } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import { EnsembleDecoder } from "./ensemble.js";
 import { createDecoder } from "./factory.js";
+import { imageVectorParts, imageVectors } from "./image-vectors.js";
 import { ParamInit } from "./params.js";
 import { tinyTransformer } from "./test-utils/tiny.js";
 import type { DecoderInputs } from "./types.js";
@@ -148,6 +149,17 @@ describe("EnsembleDecoder", () => {
     got[0]!.forEach((v, k) => {
       expect(v).toBeCloseTo(expected[0]![k]!, 5);
     });
+    ensemble.dispose();
+  });
+
+  it("gives the members' image vectors side by side (their pooled slices when they have no head)", () => {
+    const ensemble = new EnsembleDecoder(makeMembers());
+    expect(imageVectorParts(ensemble)).toEqual([5, 2]);
+    const inputs = randomInputs(3, 9, 7, 4);
+    const vectors = imageVectors(ensemble, inputs);
+    expect(vectors.shape).toEqual([3, 7]);
+    expect(Array.from(vectors.dataSync())).toEqual(Array.from(inputs.pooled.dataSync()));
+    tf.dispose([vectors, inputs.grid, inputs.pooled]);
     ensemble.dispose();
   });
 

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { imageVectorParts, imageVectors } from "./image-vectors.js";
 import type { CaptionDecoder, DecoderInputs, DecoderShape, DecoderState, DecoderStep } from "./types.js";
 
 /**
@@ -12,6 +13,7 @@ import type { CaptionDecoder, DecoderInputs, DecoderShape, DecoderState, Decoder
 export class EnsembleDecoder implements CaptionDecoder {
   readonly shape: DecoderShape;
   readonly variables: ReadonlyMap<string, tf.Variable>;
+  readonly imageVectorParts: readonly number[];
   /** Channel offsets of each member's grid and pooled slice. */
   private readonly slices: Array<{ grid: number; pooled: number }>;
   /** Per member, the k of the k x k grid averaging that turns the ensemble's grid into its own (1 = none). */
@@ -45,6 +47,7 @@ export class EnsembleDecoder implements CaptionDecoder {
       featureDim: grid,
       pooledDim: pooled,
     };
+    this.imageVectorParts = members.flatMap((m) => imageVectorParts(m));
     this.variables = new Map(
       members.flatMap((m, i) => [...m.variables].map(([k, v]) => [`${i}/${k}`, v] as const)),
     );
@@ -100,6 +103,16 @@ export class EnsembleDecoder implements CaptionDecoder {
       tf.dispose([own.grid, own.pooled]);
     });
     return state;
+  }
+
+  /** The members' vectors side by side, in member order. */
+  imageVectors(inputs: DecoderInputs): tf.Tensor2D {
+    return tf.tidy(() =>
+      tf.concat(
+        this.members.map((m, i) => imageVectors(m, this.inputsOf(inputs, i))),
+        1,
+      ),
+    );
   }
 
   private stateOf(state: DecoderState, member: number): DecoderState {

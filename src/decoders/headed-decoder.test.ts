@@ -11,6 +11,7 @@ import { maxAbsDifference } from "../tfjs/test-utils/random.js";
 import { CenterNetTail } from "./centernet-tail.js";
 import { createDecoder } from "./factory.js";
 import { HeadedDecoder } from "./headed-decoder.js";
+import { imageVectorParts, imageVectors } from "./image-vectors.js";
 import { loadModel, saveModel } from "./model-io.js";
 import { ParamInit } from "./params.js";
 import { tinyTransformer } from "./test-utils/tiny.js";
@@ -135,8 +136,12 @@ describe("HeadedDecoder", () => {
     const tail = new CenterNetTail(2);
     const x = cacheLike(2, 1);
     const viaHead = decoder.forward(x, tokens(), false).logits.dataSync();
-    const direct = inner.forward(tail.apply(x.grid), tokens(), false).logits.dataSync();
+    const headOut = tail.apply(x.grid);
+    const direct = inner.forward(headOut, tokens(), false).logits.dataSync();
     expect(Array.from(viaHead)).toEqual(Array.from(direct));
+    // its image vectors (for caption memories) are the head's pooled output, not the cache's
+    expect(imageVectorParts(decoder)).toEqual([480]);
+    expect(Array.from(imageVectors(decoder, x).dataSync())).toEqual(Array.from(headOut.pooled.dataSync()));
     decoder.dispose();
     inner.dispose();
     tail.dispose();

@@ -20,6 +20,7 @@ import type {
 export class HeadedDecoder implements CaptionDecoder {
   readonly variables: ReadonlyMap<string, tf.Variable>;
   readonly buffers: ReadonlyMap<string, tf.Variable>;
+  readonly imageVectorParts: readonly number[];
 
   constructor(
     readonly config: DecoderConfig,
@@ -29,6 +30,7 @@ export class HeadedDecoder implements CaptionDecoder {
   ) {
     this.variables = new Map([...head.variables, ...inner.variables]);
     this.buffers = inner.buffers ?? new Map();
+    this.imageVectorParts = [inner.shape.pooledDim];
   }
 
   /** Builds the head and, through `createInner`, the decoder proper for the head's output shape. */
@@ -65,6 +67,10 @@ export class HeadedDecoder implements CaptionDecoder {
 
   start(inputs: DecoderInputs): DecoderState {
     return tf.tidy(() => this.inner.start(this.head.apply(inputs.grid)));
+  }
+
+  imageVectors(inputs: DecoderInputs): tf.Tensor2D {
+    return tf.tidy(() => this.head.apply(inputs.grid).pooled);
   }
 
   step(state: DecoderState, previous: tf.Tensor1D): DecoderStep {

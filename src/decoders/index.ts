@@ -12,6 +12,7 @@ export {
 export { createDecoder } from "./factory.js";
 export { float16ToFloat32, float32ToFloat16 } from "./float16.js";
 export { HeadedDecoder } from "./headed-decoder.js";
+export { imageVectorParts, imageVectorRows, imageVectors } from "./image-vectors.js";
 export {
   type LoadedModel,
   loadModel,

@@ -109,6 +109,14 @@ export interface CaptionDecoder {
   /** Initial generation state for a batch of images. */
   start(inputs: DecoderInputs): DecoderState;
   /**
+   * One vector per image, [batch, width]: the pooled features the decoder reads after any feature head,
+   * for nearest-neighbour lookups (caption memories). Decoders without a head may leave it out; callers
+   * then use inputs.pooled (see imageVectors in decoders/image-vectors.ts).
+   */
+  imageVectors?(inputs: DecoderInputs): tf.Tensor2D;
+  /** Widths of the parts of imageVectors (one per ensemble member); default [shape.pooledDim]. */
+  readonly imageVectorParts?: readonly number[];
+  /**
    * One generation step. previous: [batch] int32 tokens emitted at the last step (<start> first).
    * The returned state holds only new tensor objects: the caller may dispose the old state right away.
    */

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { UNK_ID, type Vocabulary } from "../data/vocabulary.js";
 import type { CaptionDecoder, DecoderInputs } from "../decoders/types.js";
+import type { RankedProposal } from "./caption-memory.js";
 import { confidenceOf, formatCaption } from "./format.js";
 import { beamSearch, greedySearch, type Hypothesis } from "./search.js";
 import { type CaptionOptions, type CaptionResult, DEFAULT_NO_REPEAT_NGRAM } from "./types.js";
@@ -10,6 +11,12 @@ export interface GenerateOptions extends CaptionOptions {
   minLength?: number;
   /** [gridH, gridW] of the attention maps; default: the square root of the region count when it is one. */
   attentionGrid?: [number, number];
+  /**
+   * Re-orders an image's finished hypotheses (without <unk>), e.g. by consensus with a caption memory:
+   * gets the image's index in the batch and its proposals in beam order, returns their indices best
+   * first. Default: the beam's order.
+   */
+  rerank?: (image: number, proposals: RankedProposal[]) => number[];
 }
 
 /**
@@ -55,15 +62,15 @@ export function captionFeatures(
     });
   }
   const grid = options.attentionGrid ?? squareGrid(decoder.shape.regions);
-  return hypotheses.map((list) =>
-    toResult(
-      list.filter((h) => !hasUnk(h)),
-      vocabulary,
-      alternatives,
-      beam,
-      grid,
-    ),
-  );
+  return hypotheses.map((list, image) => {
+    let ranked = list.filter((h) => !hasUnk(h));
+    if (options.rerank && ranked.length > 1) {
+      const proposals = ranked.map((h) => ({ words: vocabulary.decode(h.tokens), logProb: h.logProb }));
+      const order = options.rerank(image, proposals);
+      ranked = order.map((i) => ranked[i] as Hypothesis);
+    }
+    return toResult(ranked, vocabulary, alternatives, beam, grid);
+  });
 }
 
 function toResult(

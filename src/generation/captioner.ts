@@ -4,14 +4,17 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import type { Vocabulary } from "../data/vocabulary.js";
 import { EnsembleDecoder } from "../decoders/ensemble.js";
+import { imageVectorRows } from "../decoders/image-vectors.js";
 import { type LoadedModel, loadModel, MODEL_FILE } from "../decoders/model-io.js";
-import type { CaptionDecoder } from "../decoders/types.js";
+import type { CaptionDecoder, DecoderInputs } from "../decoders/types.js";
 import { createEncoder } from "../encoders/registry.js";
 import type { Encoder } from "../encoders/types.js";
 import { mirrorInto, type PreprocessSpec, preprocessBatch } from "../image/preprocess.js";
 import { type BackendName, initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import { captionFeatures } from "./caption.js";
+import type { CaptionMemory, RankedProposal } from "./caption-memory.js";
+import { loadCaptionMemory } from "./memory-io.js";
 import type { Captioner, CaptionOptions, CaptionResult } from "./types.js";
 
 export interface LoadCaptionerOptions {
@@ -28,6 +31,11 @@ export interface LoadCaptionerOptions {
    * image (twice the encoder and decoder work). Default: the model folder's `mirror` setting.
    */
   mirror?: boolean;
+  /**
+   * Caption memory folder (`captionkit memory`): re-rank each image's beam by consensus with the
+   * captions of the most similar memory images. It must have been built for this model. Default: none.
+   */
+  memoryDir?: string;
 }
 
 /** Milliseconds spent per stage by the last caption() call. */
@@ -89,13 +97,36 @@ export async function loadCaptioner(options: LoadCaptionerOptions = {}): Promise
     if (encoder && encoder !== options.encoder) encoder.dispose();
     throw err;
   }
+  let memory: CaptionMemory | undefined;
+  try {
+    memory = options.memoryDir ? await loadMemoryFor(model, options.memoryDir) : undefined;
+  } catch (err) {
+    model.decoder.dispose();
+    if (encoder !== options.encoder) encoder.dispose();
+    throw err;
+  }
   return new ModelCaptioner(
     model,
     encoder,
     options.encoder === undefined,
     options.batchSize ?? 16,
     options.mirror ?? model.meta.mirror ?? false,
+    memory,
   );
+}
+
+/**
+ * Loads a caption memory for this model. A memory holds one model's image vectors: any other model's
+ * vectors live in another space, so a memory built for another model is refused.
+ */
+export async function loadMemoryFor(model: LoadedModel, memoryDir: string): Promise<CaptionMemory> {
+  const memory = await loadCaptionMemory(memoryDir);
+  if (memory.model !== model.meta.name || memory.encoder !== model.meta.encoder) {
+    throw new Error(
+      `caption memory ${memoryDir} was built for model ${memory.model} (${memory.encoder}), not ${model.meta.name} (${model.meta.encoder}): build one for this model with \`captionkit memory\``,
+    );
+  }
+  return memory.memory;
 }
 
 function checkCompatible(model: LoadedModel, encoder: Encoder, dir: string): void {
@@ -132,6 +163,8 @@ export class ModelCaptioner implements Captioner {
     private readonly batchSize: number,
     /** Test-time mirroring (LoadCaptionerOptions.mirror). */
     readonly mirror = false,
+    /** Consensus re-ranking of each beam (LoadCaptionerOptions.memoryDir). */
+    readonly memory?: CaptionMemory,
   ) {
     this.model = model;
     this.modelName = model.meta.name;
@@ -163,48 +196,23 @@ export class ModelCaptioner implements Captioner {
     const out: SettledCaption[] = [];
     for (let start = 0; start < images.length; start += this.batchSize) {
       const batch = images.slice(start, start + this.batchSize);
-      let t0 = performance.now();
-      const prepared = await preprocessBatch(batch, {
-        size: this.preprocessing.size,
-        normalization: this.preprocessing.normalization,
-        fit: this.preprocessing.fit,
-      });
-      const ok = batch.flatMap((_, i) => (prepared.errors[i] ? [] : [i]));
       const views = this.mirrored ? 2 : 1;
-      const per = this.preprocessing.size * this.preprocessing.size * 3;
-      // [plain images | their mirror images]: one encoder call for both views
-      const pixels = new Float32Array(views * ok.length * per);
-      ok.forEach((i, row) => {
-        pixels.set(prepared.data.subarray(i * per, (i + 1) * per), row * per);
-      });
-      if (this.mirrored) {
-        mirrorInto(pixels, ok.length, this.preprocessing.size, pixels.subarray(ok.length * per));
-      }
-      timings.preprocess += performance.now() - t0;
+      const { errors, inputs } = await this.encodeBatch(batch, views, timings);
       let results: CaptionResult[] = [];
-      if (ok.length > 0) {
-        t0 = performance.now();
-        const encoded = await this.encoder.encode(pixels, views * ok.length);
-        timings.encode += performance.now() - t0;
-        t0 = performance.now();
-        const [gridH, gridW, channels] = this.encoder.gridShape;
-        const pooledSize = this.encoder.pooledSize;
-        const inputs = tf.tidy(() => {
-          const grid = tf.tensor3d(encoded.grid, [views * ok.length, gridH * gridW, channels]); // [views*batch, regions, channels]
-          const pooled = tf.tensor2d(encoded.pooled, [views * ok.length, pooledSize]); // [views*batch, pooled]
-          if (views === 1) return { grid, pooled };
-          // views side by side on the channel axis, as the mirrored ensemble reads them
-          const [gridPlain, gridMirror] = tf.split(grid, 2, 0);
-          const [pooledPlain, pooledMirror] = tf.split(pooled, 2, 0);
-          return {
-            grid: tf.concat([gridPlain!, gridMirror!], 2) as tf.Tensor3D,
-            pooled: tf.concat([pooledPlain!, pooledMirror!], 1) as tf.Tensor2D,
-          };
-        });
+      if (inputs) {
+        const t0 = performance.now();
         try {
+          const [gridH, gridW] = this.encoder.gridShape;
+          let rerank: ((image: number, proposals: RankedProposal[]) => number[]) | undefined;
+          if (this.memory) {
+            const memory = this.memory;
+            const vectors = this.plainVectors(inputs, views);
+            rerank = (image, proposals) => memory.rank(proposals, vectors[image] as Float32Array);
+          }
           results = captionFeatures(this.mirrored ?? this.decoder, this.vocabulary, inputs, {
             ...options,
             attentionGrid: [gridH, gridW],
+            ...(rerank ? { rerank } : {}),
           });
         } finally {
           tf.dispose([inputs.grid, inputs.pooled]);
@@ -213,12 +221,91 @@ export class ModelCaptioner implements Captioner {
       }
       let next = 0;
       batch.forEach((_, i) => {
-        const error = prepared.errors[i];
+        const error = errors[i];
         out.push(error ? { error } : { result: results[next++] as CaptionResult });
       });
     }
     this.lastTimings = timings;
     return out;
+  }
+
+  /**
+   * The model's per-image vectors (imageVectors: pooled features after any feature head) of the plain
+   * images, never mirrored: what a caption memory indexes. Rejects on the first unreadable image.
+   */
+  async imageVectors(images: ReadonlyArray<string | Uint8Array>): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    const timings: CaptionTimings = { preprocess: 0, encode: 0, generate: 0 };
+    for (let start = 0; start < images.length; start += this.batchSize) {
+      const batch = images.slice(start, start + this.batchSize);
+      const { errors, inputs } = await this.encodeBatch(batch, 1, timings);
+      const error = errors.find((e) => e !== undefined);
+      if (inputs) {
+        if (!error) out.push(...this.plainVectors(inputs, 1));
+        tf.dispose([inputs.grid, inputs.pooled]);
+      }
+      if (error) throw error;
+    }
+    return out;
+  }
+
+  /** Rows of imageVectors for the plain view of encodeBatch's inputs ([plain | mirror] channels when views is 2). */
+  private plainVectors(inputs: DecoderInputs, views: number): Float32Array[] {
+    if (views === 1) return imageVectorRows(this.decoder, inputs);
+    const plain: DecoderInputs = tf.tidy(() => ({
+      grid: tf.split(inputs.grid, 2, 2)[0] as tf.Tensor3D,
+      pooled: tf.split(inputs.pooled, 2, 1)[0] as tf.Tensor2D,
+    }));
+    try {
+      return imageVectorRows(this.decoder, plain);
+    } finally {
+      tf.dispose([plain.grid, plain.pooled]);
+    }
+  }
+
+  /**
+   * Decodes, preprocesses and encodes a batch: decoder inputs for the readable images (views side by
+   * side on the channel axis: [plain | mirror]), and per input slot its error, if unreadable.
+   */
+  private async encodeBatch(
+    batch: ReadonlyArray<string | Uint8Array>,
+    views: number,
+    timings: CaptionTimings,
+  ): Promise<{ errors: Array<Error | undefined>; inputs?: DecoderInputs }> {
+    let t0 = performance.now();
+    const prepared = await preprocessBatch(batch, {
+      size: this.preprocessing.size,
+      normalization: this.preprocessing.normalization,
+      fit: this.preprocessing.fit,
+    });
+    const ok = batch.flatMap((_, i) => (prepared.errors[i] ? [] : [i]));
+    const per = this.preprocessing.size * this.preprocessing.size * 3;
+    // [plain images | their mirror images]: one encoder call for both views
+    const pixels = new Float32Array(views * ok.length * per);
+    ok.forEach((i, row) => {
+      pixels.set(prepared.data.subarray(i * per, (i + 1) * per), row * per);
+    });
+    if (views === 2) mirrorInto(pixels, ok.length, this.preprocessing.size, pixels.subarray(ok.length * per));
+    timings.preprocess += performance.now() - t0;
+    if (ok.length === 0) return { errors: prepared.errors };
+    t0 = performance.now();
+    const encoded = await this.encoder.encode(pixels, views * ok.length);
+    timings.encode += performance.now() - t0;
+    const [gridH, gridW, channels] = this.encoder.gridShape;
+    const pooledSize = this.encoder.pooledSize;
+    const inputs = tf.tidy(() => {
+      const grid = tf.tensor3d(encoded.grid, [views * ok.length, gridH * gridW, channels]); // [views*batch, regions, channels]
+      const pooled = tf.tensor2d(encoded.pooled, [views * ok.length, pooledSize]); // [views*batch, pooled]
+      if (views === 1) return { grid, pooled };
+      // views side by side on the channel axis, as the mirrored ensemble reads them
+      const [gridPlain, gridMirror] = tf.split(grid, 2, 0);
+      const [pooledPlain, pooledMirror] = tf.split(pooled, 2, 0);
+      return {
+        grid: tf.concat([gridPlain!, gridMirror!], 2) as tf.Tensor3D,
+        pooled: tf.concat([pooledPlain!, pooledMirror!], 1) as tf.Tensor2D,
+      };
+    });
+    return { errors: prepared.errors, inputs };
   }
 
   dispose(): void {

@@ -2,6 +2,7 @@
 // METEOR is exported from its own module path too (./meteor/index.js) and loads WordNet lazily.
 export { type BleuResult, bleu, bleuFromCorpus } from "./bleu.js";
 export { ciderD, ciderDFromCorpus } from "./cider.js";
+export { CiderReward } from "./cider-reward.js";
 export { checkCoverage, parseCandidates, parseReferences } from "./inputs.js";
 export {
   loadWordNet,

@@ -1,8 +1,10 @@
 import { loadDataset } from "../data/load.js";
+import { imageVectorRows } from "../decoders/image-vectors.js";
 import { loadModel } from "../decoders/model-io.js";
 import { openFeatureStore } from "../features/reader.js";
 import { captionFeatures } from "../generation/caption.js";
-import { loadCaptioner } from "../generation/captioner.js";
+import type { CaptionMemory, RankedProposal } from "../generation/caption-memory.js";
+import { loadCaptioner, loadMemoryFor } from "../generation/captioner.js";
 import { type MetricFamily, type MetricScores, scoreCaptions } from "../metrics/score.js";
 import { initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
@@ -26,6 +28,8 @@ export interface EvaluateOptions {
   mirror?: boolean;
   /** Feature cache folder(s) matching the model's encoder; images are encoded when absent. */
   features?: string[];
+  /** Caption memory folder built for this model: re-rank each beam by consensus (`captionkit memory`). */
+  memoryDir?: string;
   metrics?: readonly MetricFamily[];
   /** Images per batch. */
   batchSize?: number;
@@ -40,6 +44,8 @@ export interface EvaluateResult {
   beam: number;
   /** Whether each image was captioned with its mirror image (test-time mirroring). */
   mirror: boolean;
+  /** The caption memory used for re-ranking, if any. */
+  memory?: string;
   metrics: MetricScores;
   /** Generated caption (sentence form) per image id. */
   captions: Map<string, string>;
@@ -86,6 +92,14 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
         "this model captions each image with its mirror image (test-time mirroring), which a feature cache does not hold: drop --features, or pass --no-mirror to evaluate without mirroring",
       );
     }
+    let memory: CaptionMemory | undefined;
+    try {
+      memory = options.memoryDir ? await loadMemoryFor(model, options.memoryDir) : undefined;
+    } catch (err) {
+      reader.close();
+      model.decoder.dispose();
+      throw err;
+    }
     modelName = model.meta.name;
     encoderName = model.meta.encoder;
     for (let start = 0; start < images.length; start += batchSize) {
@@ -94,11 +108,18 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
         reader,
         chunk.map((image) => image.id),
       );
+      let rerank: ((image: number, proposals: RankedProposal[]) => number[]) | undefined;
+      if (memory) {
+        const found = memory;
+        const vectors = imageVectorRows(model.decoder, inputs);
+        rerank = (image, proposals) => found.rank(proposals, vectors[image] as Float32Array);
+      }
       const results = captionFeatures(model.decoder, model.vocabulary, inputs, {
         beam,
         alternatives: 0,
         noRepeatNgram: options.noRepeatNgram,
         alpha: options.alpha,
+        ...(rerank ? { rerank } : {}),
       });
       disposeInputs(inputs);
       for (const [i, image] of chunk.entries()) captions.set(image.id, results[i]!.caption);
@@ -111,6 +132,7 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
       modelDir: options.modelDir,
       batchSize,
       ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
+      ...(options.memoryDir ? { memoryDir: options.memoryDir } : {}),
     });
     modelName = captioner.modelName;
     encoderName = captioner.encoder.name;
@@ -135,6 +157,7 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
     images: images.length,
     beam,
     mirror,
+    ...(options.memoryDir ? { memory: options.memoryDir } : {}),
     metrics: report.corpus,
     captions,
     seconds: (performance.now() - started) / 1000,

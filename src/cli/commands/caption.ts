@@ -14,6 +14,7 @@ import {
 } from "../../alttext/index.js";
 import { ObjectTagger } from "../../encoders/object-tagger.js";
 import type { Captioner } from "../../generation/types.js";
+import { parseFlags } from "../flags.js";
 import { startProgress } from "../progress.js";
 
 const optionsSchema = z
@@ -31,13 +32,14 @@ const optionsSchema = z
     minConfidence: z.coerce.number().min(0).max(1).optional(),
     objects: z.boolean().default(false),
     mirror: z.boolean().optional(),
+    memory: z.string().min(1).optional(),
   })
   .strict();
 
 export type CaptionCommandOptions = z.input<typeof optionsSchema>;
 
 export interface CaptionCommandIo {
-  loadCaptioner(modelDir?: string, options?: { mirror?: boolean }): Promise<Captioner>;
+  loadCaptioner(modelDir?: string, options?: { mirror?: boolean; memory?: string }): Promise<Captioner>;
   /** For --objects; default: CenterNet-512 from @vladmandic/human (ObjectTagger). */
   loadTagger?(): Promise<Pick<ObjectTagger, "tagImage" | "dispose">>;
   stdout(text: string): void;
@@ -57,12 +59,7 @@ export async function runCaption(
   rawOptions: CaptionCommandOptions,
   io: CaptionCommandIo,
 ): Promise<CaptionSummary> {
-  const parsed = optionsSchema.safeParse(rawOptions);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(`invalid option --${String(issue.path[0] ?? "?")}: ${issue.message}`);
-  }
-  const options = parsed.data;
+  const options = parseFlags(optionsSchema, rawOptions);
   const paths = await expandInputs(inputs, { recursive: options.recursive });
   if (paths.length === 0) {
     throw new Error(
@@ -79,10 +76,10 @@ export async function runCaption(
     return summary;
   }
 
-  const captioner = await io.loadCaptioner(
-    options.model,
-    options.mirror === undefined ? {} : { mirror: options.mirror },
-  );
+  const captioner = await io.loadCaptioner(options.model, {
+    ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
+    ...(options.memory === undefined ? {} : { memory: options.memory }),
+  });
   const tagger = options.objects ? await (io.loadTagger ?? ObjectTagger.create)() : undefined;
   const progress = startProgress("captioning", todo.length, { unit: "images" });
   const collected: AltTextRecord[] = [];
@@ -148,6 +145,10 @@ export function register(program: Command): void {
       "average the model over each image and its mirror image (default: the model's setting)",
     )
     .option("--no-mirror", "caption the image as it is only: about half the time of a mirroring model")
+    .option(
+      "--memory <dir>",
+      "caption memory built for the model (`captionkit memory`): re-rank each beam by consensus with the captions of similar photos",
+    )
     .option("--beam <k>", "beam size; 1 is greedy", "3")
     .option("--alternatives <n>", "other captions to report per image", "2")
     .option("--format <format>", `output format: ${OUTPUT_FORMATS.join(", ")}`, "text")

@@ -5,33 +5,12 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { encodeImage, solidImage, writeFixture } from "../../../test/fixtures/images.js";
-import { SPECIAL_TOKENS } from "../../data/vocabulary.js";
-import { createDecoder } from "../../decoders/factory.js";
-import { saveModel } from "../../decoders/model-io.js";
-import { ColourEncoder } from "../../encoders/colour-encoder.js";
+import { tinyColourModel } from "../../../test/fixtures/models.js";
 import { initBackend } from "../../tfjs/backend.js";
 
 const bin = path.resolve(import.meta.dirname, "../../../bin/captionkit.js");
 const run = promisify(execFile);
 const captionkit = (...args: string[]) => run(process.execPath, [bin, ...args]);
-
-/** A random transformer on the weightless colour_224 encoder: loads in milliseconds, captions nonsense. */
-async function tinyColourModel(dir: string, seed: number, words: string[]): Promise<void> {
-  const encoder = new ColourEncoder(224);
-  const [h, w, c] = encoder.gridShape;
-  const decoder = createDecoder(
-    { kind: "transformer", layers: 1, modelDim: 8, heads: 2, feedForwardDim: 8, dropout: 0, maxLength: 8 },
-    { vocabSize: SPECIAL_TOKENS.length + words.length, regions: h * w, featureDim: c, pooledDim: c },
-    seed,
-  );
-  await saveModel(dir, decoder, {
-    name: `tiny-${seed}`,
-    encoder: encoder.name,
-    vocabulary: { tokens: [...SPECIAL_TOKENS, ...words], minCount: 1, maxLength: 6 },
-    preprocessing: { size: 224, normalization: encoder.normalization, fit: "fill" },
-  });
-  decoder.dispose();
-}
 
 const WORDS = ["a", "red", "dog", "runs"];
 

@@ -5,6 +5,7 @@ import { evaluateRetrievalSet, type MethodScores } from "../../search/evaluate.j
 import { buildRetrievalSet } from "../../search/evaluate-data.js";
 import { DEFAULT_EMBEDDING_DIR, loadEmbeddingWithId, RANKING_METHODS } from "../../search/index.js";
 import type { RankingMethod } from "../../search/types.js";
+import { parseFlags } from "../flags.js";
 
 const optionsSchema = z
   .object({
@@ -30,12 +31,7 @@ export async function runEvaluateRetrieval(
   rawOptions: EvaluateRetrievalOptions,
   io: { stdout(text: string): void; stderr(text: string): void },
 ): Promise<Partial<Record<RankingMethod, MethodScores>>> {
-  const parsed = optionsSchema.safeParse(rawOptions);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(`invalid option --${String(issue.path[0] ?? "?")}: ${issue.message}`);
-  }
-  const options = parsed.data;
+  const options = parseFlags(optionsSchema, rawOptions);
   const methods = options.methods.split(",").map((m) => m.trim()) as RankingMethod[];
   const unknown = methods.filter((m) => !RANKING_METHODS.includes(m));
   if (unknown.length > 0)

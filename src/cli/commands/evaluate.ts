@@ -17,6 +17,7 @@ interface EvaluateFlags {
   format: string;
   captions?: boolean;
   mirror?: boolean;
+  memory?: string;
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -50,6 +51,10 @@ export function register(program: Command): void {
       "--features <dirs>",
       "feature cache folder(s), comma-separated, from the model's encoder (skips encoding)",
     )
+    .option(
+      "--memory <dir>",
+      "caption memory built for this model (`captionkit memory`): re-rank each beam by consensus",
+    )
     .option("--metrics <list>", "metric families: bleu,meteor,rouge,cider (default all)")
     .option("--captions", "also output the generated captions (json format)")
     .option("--format <fmt>", "text or json", "text")
@@ -75,6 +80,7 @@ export function register(program: Command): void {
         limit,
         features: flags.features?.split(",").filter(Boolean),
         ...(flags.mirror === undefined ? {} : { mirror: flags.mirror }),
+        ...(flags.memory ? { memoryDir: flags.memory } : {}),
         metrics: flags.metrics ? parseMetricList(flags.metrics) : undefined,
         onProgress: (done, total) => {
           progress ??= startProgress("evaluate", total, { unit: "images" });
@@ -91,6 +97,7 @@ export function register(program: Command): void {
           images: result.images,
           beam: result.beam,
           mirror: result.mirror,
+          ...(result.memory ? { memory: result.memory } : {}),
           ...result.metrics,
           seconds: Math.round(result.seconds * 10) / 10,
         };
@@ -99,7 +106,7 @@ export function register(program: Command): void {
         return;
       }
       process.stdout.write(
-        `${result.model} on ${result.split} (${result.images} images, beam ${result.beam}${result.mirror ? ", mirrored" : ""})\n`,
+        `${result.model} on ${result.split} (${result.images} images, beam ${result.beam}${result.mirror ? ", mirrored" : ""}${result.memory ? `, memory ${result.memory}` : ""})\n`,
       );
       for (const [name, value] of Object.entries(result.metrics)) {
         process.stdout.write(`${name.padEnd(8)} ${(value as number).toFixed(4)}\n`);

@@ -8,6 +8,7 @@ import { DefaultPipeline } from "../../search/default-pipeline.js";
 import { type IndexSummary, indexFolder } from "../../search/indexer.js";
 import { DEFAULT_EMBEDDING_DIR, loadEmbeddingWithId } from "../../search/models.js";
 import type { IndexPipeline } from "../../search/pipeline.js";
+import { parseFlags } from "../flags.js";
 import { type Progress, startProgress } from "../progress.js";
 
 const optionsSchema = z
@@ -44,12 +45,7 @@ export async function runIndex(
   rawOptions: IndexCommandOptions,
   io: IndexCommandIo,
 ): Promise<IndexSummary> {
-  const parsed = optionsSchema.safeParse(rawOptions);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(`invalid option --${String(issue.path[0] ?? "?")}: ${issue.message}`);
-  }
-  const options = parsed.data;
+  const options = parseFlags(optionsSchema, rawOptions);
   const pipeline = await io.createPipeline({ model: options.model, embeddingModel: options.embeddingModel });
   const store = new PhotoStore(openDatabase(options.db));
   let progress: Progress | undefined;

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { openPhotoSearch, RANKING_METHODS } from "../../search/photo-search.js";
 import type { PhotoSearch, RankingMethod, SearchResult } from "../../search/types.js";
+import { parseFlags } from "../flags.js";
 
 const optionsSchema = z
   .object({
@@ -23,12 +24,7 @@ export async function runSearch(
   rawOptions: SearchCommandOptions,
   write: (text: string) => void,
 ): Promise<void> {
-  const parsed = optionsSchema.safeParse(rawOptions);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(`invalid option --${String(issue.path[0] ?? "?")}: ${issue.message}`);
-  }
-  const options = parsed.data;
+  const options = parseFlags(optionsSchema, rawOptions);
   if (!query && !options.queries)
     throw new Error('give a query (captionkit search "a dog on a beach" --db FILE) or --queries FILE');
   const photos = await openPhotoSearch(options.db, { embeddingModel: options.embeddingModel });

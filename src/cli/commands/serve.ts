@@ -4,6 +4,7 @@ import { z } from "zod";
 import { loadModel } from "../../alttext/index.js";
 import { openPhotoSearch } from "../../search/index.js";
 import { buildServer } from "../../serve/index.js";
+import { parseFlags } from "../flags.js";
 
 const flagsSchema = z
   .object({
@@ -11,6 +12,7 @@ const flagsSchema = z
     host: z.string().min(1).default("127.0.0.1"),
     model: z.string().optional(),
     mirror: z.boolean().optional(),
+    memory: z.string().min(1).optional(),
     db: z.string().optional(),
     maxBatch: z.coerce.number().int().min(1).max(64).default(8),
     maxWaitMs: z.coerce.number().min(0).max(1000).default(10),
@@ -39,6 +41,10 @@ export function register(program: Command): void {
       "average the model over each image and its mirror image (default: the model's setting)",
     )
     .option("--no-mirror", "caption the image as it is only: about half the time of a mirroring model")
+    .option(
+      "--memory <dir>",
+      "caption memory built for the model (`captionkit memory`): re-rank by consensus",
+    )
     .option("--db <file>", "photo index from `captionkit index`: adds GET /v1/search and a search box")
     .option("--max-batch <n>", "most images per model call; 1 turns micro-batching off", "8")
     .option("--max-wait-ms <ms>", "how long a request may wait for others to share its model call", "10")
@@ -49,17 +55,12 @@ export function register(program: Command): void {
     .option("--min-confidence <x>", "flag answers below X with low_confidence: true")
     .option("--log-level <level>", "pino log level (logs go to stderr as JSON lines)", "info")
     .action(async (rawFlags: Record<string, unknown>) => {
-      const parsed = flagsSchema.safeParse(rawFlags);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new Error(`invalid option --${String(issue.path[0] ?? "?")}: ${issue.message}`);
-      }
-      const flags = parsed.data;
+      const flags = parseFlags(flagsSchema, rawFlags);
       const logger = pino({ level: flags.logLevel }, pino.destination(2));
-      const captioner = await loadModel(
-        flags.model,
-        flags.mirror === undefined ? {} : { mirror: flags.mirror },
-      );
+      const captioner = await loadModel(flags.model, {
+        ...(flags.mirror === undefined ? {} : { mirror: flags.mirror }),
+        ...(flags.memory === undefined ? {} : { memory: flags.memory }),
+      });
       const search = flags.db ? await openPhotoSearch(flags.db) : undefined;
       const apiKey = process.env.CAPTIONKIT_API_KEY || undefined;
       const app = await buildServer({

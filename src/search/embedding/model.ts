@@ -1,3 +1,4 @@
+import { normalizeParts } from "../../features/normalize-parts.js";
 import { mulberry32 } from "../../image/random.js";
 import type { TextFeaturizer, TextFeaturizerJson } from "./text-features.js";
 
@@ -234,27 +235,8 @@ export class JointEmbedding {
   }
 }
 
-/**
- * Each encoder part is centred (train mean) and L2-normalised, then the parts are concatenated, so a
- * 1792-wide part cannot drown a 480-wide one. The same recipe gave the best nearest-neighbour
- * captions in DESIGN.md.
- */
-export function prepareImageInput(pooled: Float32Array, mean: Float32Array, parts: number[]): Float32Array {
-  const out = new Float32Array(pooled.length);
-  let offset = 0;
-  for (const size of parts) {
-    let norm = 0;
-    for (let i = offset; i < offset + size; i++) {
-      const v = pooled[i]! - mean[i]!;
-      out[i] = v;
-      norm += v * v;
-    }
-    const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-    for (let i = offset; i < offset + size; i++) out[i]! *= scale;
-    offset += size;
-  }
-  return out;
-}
+/** Each encoder part centred (train mean) and L2-normalised, then concatenated (normalizeParts). */
+export const prepareImageInput = normalizeParts;
 
 export function l2normalize(v: Float32Array): Float32Array {
   let norm = 0;

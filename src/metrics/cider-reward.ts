@@ -21,10 +21,12 @@ interface Vector {
 
 function countNgrams(words: readonly string[]): Map<string, number>[] {
   const counts = Array.from({ length: N }, () => new Map<string, number>());
-  for (let n = 1; n <= N; n++) {
-    const table = counts[n - 1]!;
-    for (let i = 0; i + n <= words.length; i++) {
-      const gram = words.slice(i, i + n).join(" ");
+  for (let i = 0; i < words.length; i++) {
+    // each n-gram starting at i extends the one before it by a word
+    let gram = "";
+    for (let n = 1; n <= N && i + n <= words.length; n++) {
+      gram = n === 1 ? words[i]! : `${gram} ${words[i + n - 1]!}`;
+      const table = counts[n - 1]!;
       table.set(gram, (table.get(gram) ?? 0) + 1);
     }
   }
@@ -33,26 +35,45 @@ function countNgrams(words: readonly string[]): Map<string, number>[] {
 
 export class CiderReward {
   private readonly logDocuments: number;
-  private readonly documentFrequency = new Map<string, number>();
+  /** Per n-gram order, in how many images' reference sets each n-gram occurs. */
+  private readonly documentFrequency = Array.from({ length: N }, () => new Map<string, number>());
+  /** Per image, its captions' n-gram counts; turned into tf-idf vectors on first use (see score). */
+  private readonly counted = new Map<string, Map<string, number>[][]>();
   private readonly references = new Map<string, Vector[]>();
 
   /** `corpus`: image id -> tokenized reference captions; it sets the document frequencies. */
   constructor(corpus: ReadonlyMap<string, readonly (readonly string[])[]>) {
-    const counted = new Map<string, Map<string, number>[][]>();
+    const lastImage = Array.from({ length: N }, () => new Map<string, number>());
+    let image = 0;
     for (const [id, captions] of corpus) {
       const perCaption = captions.map(countNgrams);
-      counted.set(id, perCaption);
-      const seen = new Set<string>();
-      for (const orders of perCaption)
-        for (let n = 0; n < N; n++) for (const gram of orders[n]!.keys()) seen.add(`${n}|${gram}`);
-      for (const key of seen) this.documentFrequency.set(key, (this.documentFrequency.get(key) ?? 0) + 1);
+      this.counted.set(id, perCaption);
+      for (const orders of perCaption) {
+        for (let n = 0; n < N; n++) {
+          const frequency = this.documentFrequency[n]!;
+          const last = lastImage[n]!;
+          for (const gram of orders[n]!.keys()) {
+            if (last.get(gram) === image) continue; // counted once per image
+            last.set(gram, image);
+            frequency.set(gram, (frequency.get(gram) ?? 0) + 1);
+          }
+        }
+      }
+      image++;
     }
     this.logDocuments = Math.log(corpus.size);
-    for (const [id, perCaption] of counted)
-      this.references.set(
-        id,
-        perCaption.map((orders) => this.vector(orders)),
-      );
+  }
+
+  /** The image's reference vectors, computed once: a caption memory scores only a few of its images. */
+  private referencesOf(id: string): Vector[] | undefined {
+    let vectors = this.references.get(id);
+    if (!vectors) {
+      const counted = this.counted.get(id);
+      if (!counted) return undefined;
+      vectors = counted.map((orders) => this.vector(orders));
+      this.references.set(id, vectors);
+    }
+    return vectors;
   }
 
   private vector(counts: Map<string, number>[]): Vector {
@@ -62,7 +83,7 @@ export class CiderReward {
       const table = new Map<string, number>();
       let squares = 0;
       for (const [gram, count] of counts[n]!) {
-        const df = this.documentFrequency.get(`${n}|${gram}`) ?? 0;
+        const df = this.documentFrequency[n]!.get(gram) ?? 0;
         const weight = count * (this.logDocuments - Math.log(Math.max(1, df)));
         table.set(gram, weight);
         squares += weight * weight;
@@ -77,7 +98,7 @@ export class CiderReward {
 
   /** CIDEr-D of one tokenized caption against the references of image `id` (which must be in the corpus). */
   score(id: string, words: readonly string[]): number {
-    const references = this.references.get(id);
+    const references = this.referencesOf(id);
     if (!references) throw new Error(`CIDEr reward: image ${id} is not in the reference corpus`);
     const candidate = this.vector(countNgrams(words));
     let total = 0;

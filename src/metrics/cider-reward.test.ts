@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ciderD } from "../metrics/cider.js";
+import { ciderD } from "./cider.js";
 import { CiderReward } from "./cider-reward.js";
 
 const references = new Map<string, string[]>([

@@ -1,0 +1,113 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeImage, solidImage, writeFixture } from "../../../test/fixtures/images.js";
+import { tinyColourModel } from "../../../test/fixtures/models.js";
+import { initBackend } from "../../tfjs/backend.js";
+
+const bin = path.resolve(import.meta.dirname, "../../../bin/captionkit.js");
+const run = promisify(execFile);
+const captionkit = (...args: string[]) => run(process.execPath, [bin, ...args]);
+
+const WORDS = ["a", "red", "blue", "dog", "cat", "runs", "sits"];
+const PHOTOS: Array<[string, [number, number, number], string[]]> = [
+  ["red.png", [220, 20, 30], ["a red dog runs", "a red dog"]],
+  ["blue.png", [20, 30, 220], ["a blue cat sits", "a blue cat"]],
+  ["dark-red.png", [150, 10, 20], ["a red dog runs", "red dog runs"]],
+];
+
+describe("captionkit memory", () => {
+  let root: string;
+  let dataset: string;
+  beforeAll(async () => {
+    await initBackend("wasm");
+    root = await mkdtemp(path.join(tmpdir(), "captionkit-memory-cli-"));
+    await tinyColourModel(path.join(root, "model"), 5, WORDS);
+    await tinyColourModel(path.join(root, "other"), 6, WORDS);
+    const lines: string[] = [];
+    for (const [name, colour, captions] of PHOTOS) {
+      const file = await writeFixture(root, name, await encodeImage(solidImage(32, 32, colour), "png"));
+      lines.push(JSON.stringify({ image: file, captions, split: "train" }));
+    }
+    dataset = path.join(root, "data.jsonl");
+    await writeFile(dataset, `${lines.join("\n")}\n`);
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("builds a memory that evaluate and caption re-rank with, for its own model only", async () => {
+    const memory = path.join(root, "memory");
+    const built = await captionkit(
+      "memory",
+      "--model",
+      path.join(root, "model"),
+      "--dataset",
+      dataset,
+      "--out",
+      memory,
+      "--k",
+      "1",
+    );
+    expect(built.stderr).toMatch(/3 images/);
+    const file = JSON.parse(await readFile(path.join(memory, "memory.json"), "utf8"));
+    expect(file.model).toBe("tiny-5");
+    expect(file.settings.k).toBe(1);
+    expect(file.entries.map((e: { captions: string[] }) => e.captions[0])).toEqual([
+      "a red dog runs",
+      "a blue cat sits",
+      "a red dog runs",
+    ]);
+
+    const evaluate = async (...flags: string[]) =>
+      JSON.parse(
+        (
+          await captionkit(
+            "evaluate",
+            "--model",
+            path.join(root, "model"),
+            "--dataset",
+            dataset,
+            "--split",
+            "train",
+            "--metrics",
+            "bleu",
+            "--format",
+            "json",
+            "--captions",
+            ...flags,
+          )
+        ).stdout,
+      );
+    const plain = await evaluate();
+    const reranked = await evaluate("--memory", memory);
+    expect(reranked.memory).toBe(memory);
+    // Each photo's nearest memory entry holds its own references, so consensus can only pull the
+    // chosen beam towards them: BLEU-1 does not fall, and the random model's captions change.
+    expect(reranked["BLEU-1"]).toBeGreaterThanOrEqual(plain["BLEU-1"]);
+    expect(reranked.captions).not.toEqual(plain.captions);
+
+    const caption = (model: string, ...flags: string[]) =>
+      captionkit(
+        "caption",
+        path.join(root, "red.png"),
+        "--model",
+        path.join(root, model),
+        "--memory",
+        memory,
+        ...flags,
+      );
+    const captioned = JSON.parse((await caption("model", "--format", "json")).stdout)[0].caption;
+    expect(captioned).toBe(reranked.captions[path.join(root, "red.png")]);
+    // with mirroring the memory is searched with the plain view's vector; a solid photo is its own mirror
+    const mirrored = JSON.parse((await caption("model", "--mirror", "--format", "json")).stdout)[0].caption;
+    expect(mirrored).toBe(captioned);
+
+    const refused = await caption("other").catch((error: { stderr: string; code: number }) => error);
+    expect(refused).toMatchObject({ code: 1 });
+    expect((refused as { stderr: string }).stderr).toMatch(/built for model tiny-5/);
+  }, 90_000);
+});
