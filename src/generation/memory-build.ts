@@ -1,5 +1,8 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
 import { loadDataset } from "../data/load.js";
 import { ptbTokenize } from "../data/ptb-tokenizer.js";
+import type { CaptionedImage } from "../data/types.js";
 import { imageVectorParts, imageVectorRows } from "../decoders/image-vectors.js";
 import { loadModel } from "../decoders/model-io.js";
 import { normalizeParts } from "../features/normalize-parts.js";
@@ -10,7 +13,8 @@ import { disposeInputs, featureBatch } from "../training/batches.js";
 import { concatFeatureReaders } from "../training/feature-sources.js";
 import { type CaptionMemoryData, DEFAULT_MEMORY_SETTINGS, type MemorySettings } from "./caption-memory.js";
 import { loadCaptioner } from "./captioner.js";
-import type { SaveMemoryOptions } from "./memory-io.js";
+import { type SaveMemoryOptions, saveCaptionMemory } from "./memory-io.js";
+import { PartialVectors } from "./memory-partial.js";
 
 export interface BuildMemoryOptions {
   modelDir: string;
@@ -24,6 +28,13 @@ export interface BuildMemoryOptions {
   settings?: Partial<MemorySettings>;
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Folder to keep the vectors computed so far in (memory.partial.*), so that a build that is stopped
+   * continues where it was on the next run with the same model, dataset and split. Default: none.
+   */
+  resumeDir?: string;
+  /** Called once when a run continues an earlier one, with the images already done. */
+  onResume?: (done: number, total: number) => void;
 }
 
 export interface BuiltMemory {
@@ -47,53 +58,33 @@ export async function buildCaptionMemory(options: BuildMemoryOptions): Promise<B
   if (options.limit && options.limit > 0) images = images.slice(0, options.limit);
   if (images.length === 0)
     throw new Error(`split ${options.split} of ${options.dataset} has no captioned images`);
+  const source = await openVectorSource(options, batchSize);
+  const { parts, model, encoder } = source;
   const raw: Float32Array[] = [];
-  let parts: number[] = [];
-  let model: string;
-  let encoder: string;
-  if (options.features && options.features.length > 0) {
-    await initBackend("wasm");
-    applyWasmKernelFixes();
-    const loaded = await loadModel(options.modelDir);
-    const reader = concatFeatureReaders(options.features.map((dir) => openFeatureStore(dir)));
-    try {
-      if (reader.encoder !== loaded.meta.encoder) {
-        throw new Error(
-          `feature cache is from ${reader.encoder} but the model uses ${loaded.meta.encoder}: pass matching --features or drop it`,
-        );
-      }
-      parts = imageVectorParts(loaded.decoder);
-      model = loaded.meta.name;
-      encoder = loaded.meta.encoder;
-      for (let start = 0; start < images.length; start += batchSize) {
-        const chunk = images.slice(start, start + batchSize);
-        const inputs = featureBatch(
-          reader,
-          chunk.map((image) => image.id),
-        );
-        raw.push(...imageVectorRows(loaded.decoder, inputs));
-        disposeInputs(inputs);
-        options.onProgress?.(start + chunk.length, images.length);
-      }
-    } finally {
-      reader.close();
-      loaded.decoder.dispose();
+  try {
+    const partial = options.resumeDir
+      ? await PartialVectors.open(options.resumeDir, {
+          model,
+          encoder,
+          dataset: path.resolve(options.dataset),
+          split: options.split,
+          images: images.length,
+          first: images[0]!.id,
+          last: images[images.length - 1]!.id,
+        })
+      : undefined;
+    if (partial && partial.rows.length > 0) {
+      raw.push(...partial.rows);
+      options.onResume?.(raw.length, images.length);
     }
-  } else {
-    const captioner = await loadCaptioner({ modelDir: options.modelDir, batchSize, mirror: false });
-    try {
-      parts = imageVectorParts(captioner.decoder);
-      model = captioner.modelName;
-      encoder = captioner.encoder.name;
-      for (let start = 0; start < images.length; start += batchSize) {
-        const chunk = images.slice(start, start + batchSize);
-        const vectors = await captioner.imageVectors(chunk.map((image) => image.path));
-        raw.push(...vectors);
-        options.onProgress?.(start + chunk.length, images.length);
-      }
-    } finally {
-      captioner.dispose();
+    for (let start = raw.length; start < images.length; start += batchSize) {
+      const rows = await source.rows(images.slice(start, start + batchSize));
+      await partial?.append(rows);
+      raw.push(...rows);
+      options.onProgress?.(raw.length, images.length);
     }
+  } finally {
+    source.close();
   }
   const width = raw[0]!.length;
   if (parts.reduce((a, b) => a + b, 0) !== width)
@@ -118,5 +109,71 @@ export async function buildCaptionMemory(options: BuildMemoryOptions): Promise<B
       ids: images.map((image) => image.id),
       source: { dataset: options.dataset, split: options.split, images: images.length },
     },
+  };
+}
+
+/**
+ * Builds a memory into `out` and saves it there. Resumable: the vectors computed so far are kept in
+ * `out` (memory.partial.*), so a run that is stopped continues on the next call with the same model,
+ * dataset and split; they are deleted once the memory is saved.
+ */
+export async function writeCaptionMemory(out: string, options: BuildMemoryOptions): Promise<BuiltMemory> {
+  await mkdir(out, { recursive: true });
+  const built = await buildCaptionMemory({ ...options, resumeDir: out });
+  await saveCaptionMemory(out, built.data, built.save);
+  await PartialVectors.clear(out);
+  return built;
+}
+
+/** The model's image vectors for dataset images, from a feature cache or from the photos. */
+interface VectorSource {
+  parts: number[];
+  model: string;
+  encoder: string;
+  rows(images: readonly CaptionedImage[]): Promise<Float32Array[]>;
+  close(): void;
+}
+
+async function openVectorSource(options: BuildMemoryOptions, batchSize: number): Promise<VectorSource> {
+  if (options.features && options.features.length > 0) {
+    await initBackend("wasm");
+    applyWasmKernelFixes();
+    const loaded = await loadModel(options.modelDir);
+    const reader = concatFeatureReaders(options.features.map((dir) => openFeatureStore(dir)));
+    const close = () => {
+      reader.close();
+      loaded.decoder.dispose();
+    };
+    if (reader.encoder !== loaded.meta.encoder) {
+      close();
+      throw new Error(
+        `feature cache is from ${reader.encoder} but the model uses ${loaded.meta.encoder}: pass matching --features or drop it`,
+      );
+    }
+    return {
+      parts: imageVectorParts(loaded.decoder),
+      model: loaded.meta.name,
+      encoder: loaded.meta.encoder,
+      async rows(images) {
+        const inputs = featureBatch(
+          reader,
+          images.map((image) => image.id),
+        );
+        try {
+          return imageVectorRows(loaded.decoder, inputs);
+        } finally {
+          disposeInputs(inputs);
+        }
+      },
+      close,
+    };
+  }
+  const captioner = await loadCaptioner({ modelDir: options.modelDir, batchSize, mirror: false });
+  return {
+    parts: imageVectorParts(captioner.decoder),
+    model: captioner.modelName,
+    encoder: captioner.encoder.name,
+    rows: (images) => captioner.imageVectors(images.map((image) => image.path)),
+    close: () => captioner.dispose(),
   };
 }

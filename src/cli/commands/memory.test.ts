@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -6,6 +7,8 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeImage, solidImage, writeFixture } from "../../../test/fixtures/images.js";
 import { tinyColourModel } from "../../../test/fixtures/models.js";
+import { writeCaptionMemory } from "../../generation/memory-build.js";
+import { loadCaptionMemory } from "../../generation/memory-io.js";
 import { initBackend } from "../../tfjs/backend.js";
 
 const bin = path.resolve(import.meta.dirname, "../../../bin/captionkit.js");
@@ -110,4 +113,35 @@ describe("captionkit memory", () => {
     expect(refused).toMatchObject({ code: 1 });
     expect((refused as { stderr: string }).stderr).toMatch(/built for model tiny-5/);
   }, 90_000);
+
+  it("continues an interrupted build where it stopped, and ends with the memory a single run gives", async () => {
+    const out = path.join(root, "resumed");
+    const options = { modelDir: path.join(root, "model"), dataset, split: "train", batchSize: 1 };
+    const stop = new Error("stopped");
+    await expect(
+      writeCaptionMemory(out, {
+        ...options,
+        onProgress: (done) => {
+          if (done === 2) throw stop;
+        },
+      }),
+    ).rejects.toBe(stop);
+    expect(existsSync(path.join(out, "memory.json"))).toBe(false);
+    const resumedAt: number[] = [];
+    const computed: number[] = [];
+    await writeCaptionMemory(out, {
+      ...options,
+      onResume: (done) => resumedAt.push(done),
+      onProgress: (done) => computed.push(done),
+    });
+    expect(resumedAt).toEqual([2]);
+    expect(computed).toEqual([3]); // only the last photo was encoded again
+    expect(existsSync(path.join(out, "memory.partial.json"))).toBe(false);
+
+    const single = path.join(root, "single");
+    await writeCaptionMemory(single, options);
+    const [a, b] = await Promise.all([loadCaptionMemory(out), loadCaptionMemory(single)]);
+    expect(a.ids).toEqual(b.ids);
+    expect(Array.from(a.memory.data.vectors)).toEqual(Array.from(b.memory.data.vectors));
+  }, 60_000);
 });

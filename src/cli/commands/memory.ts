@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { DEFAULT_MEMORY_SETTINGS } from "../../generation/caption-memory.js";
-import { buildCaptionMemory } from "../../generation/memory-build.js";
-import { saveCaptionMemory } from "../../generation/memory-io.js";
+import { writeCaptionMemory } from "../../generation/memory-build.js";
 import { parseFlags } from "../flags.js";
 import { type Progress, startProgress } from "../progress.js";
 
@@ -34,7 +33,7 @@ export function register(program: Command): void {
     )
     .requiredOption(
       "--out <dir>",
-      "folder to write memory.json + memory.f16.bin (keep it out of git: it holds the captions)",
+      "folder to write memory.json + memory.f16.bin (keep it out of git: it holds the captions); an interrupted build continues there when run again",
     )
     .option("--split <name>", "split name or split-list file", "train")
     .option("--images <dir>", "folder that relative image paths resolve against")
@@ -59,7 +58,7 @@ export function register(program: Command): void {
       let progress: Progress | undefined;
       let shown = 0;
       const started = performance.now();
-      const built = await buildCaptionMemory({
+      const built = await writeCaptionMemory(flags.out, {
         modelDir: flags.model,
         dataset: flags.dataset,
         split: flags.split,
@@ -67,6 +66,12 @@ export function register(program: Command): void {
         features: flags.features?.split(",").filter(Boolean),
         limit: flags.limit,
         settings: { k: flags.k, weight: flags.weight, alpha: flags.alpha },
+        onResume: (done, total) => {
+          process.stderr.write(`continuing an interrupted build: ${done} of ${total} images already done\n`);
+          progress = startProgress("memory", total, { unit: "images" });
+          progress.increment(done);
+          shown = done;
+        },
         onProgress: (done, total) => {
           progress ??= startProgress("memory", total, { unit: "images" });
           progress.increment(done - shown);
@@ -74,7 +79,6 @@ export function register(program: Command): void {
         },
       });
       progress?.stop();
-      await saveCaptionMemory(flags.out, built.data, built.save);
       process.stderr.write(
         `caption memory for ${built.save.model}: ${built.save.ids.length} images, vectors of ${built.data.parts.join("+")} values, in ${flags.out} (${((performance.now() - started) / 1000).toFixed(0)} s)\n`,
       );
