@@ -7,12 +7,15 @@ const references = new Map<string, string[]>([
   ["b", ["two children play in the snow", "kids playing in snow", "two kids throw snow at each other"]],
   ["c", ["a man rides a bike down a hill", "a cyclist on a dirt road", "a man on a mountain bike"]],
   ["d", ["a dog jumps over a log", "a black dog leaps", "the dog is jumping in the grass"]],
+  ["e", ["a dog runs on the beach", "two dogs run along the sand"]],
 ]);
 const candidates = new Map([
   ["a", "a dog running on the beach"],
   ["b", "two kids play in the snow snow"],
   ["c", "a dog on a bike"],
   ["d", "a black dog is jumping over a log in the grass"],
+  // words and n-grams the references never use, repeated: they weigh in the candidate's norm only
+  ["e", "a zebra zebra runs on the zebra zebra beach"],
 ]);
 const words = (text: string) => text.split(" ");
 
