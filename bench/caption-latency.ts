@@ -4,7 +4,7 @@
  * computed (the PyTorch reference in ../shared/DESIGN.md: 50.7 ms per caption at batch 1, 92 captions/s
  * at batch 32, 16 words each).
  *
- *   npx tsx bench/caption-latency.ts [--model DIR] [--memory DIR] [--random [--kind sat|transformer]] [--rounds N]
+ *   npx tsx bench/caption-latency.ts [--model DIR] [--memory DIR | --no-prior] [--random [--kind sat|transformer]] [--rounds N]
  *
  * --random builds a randomly initialised model of the reference size instead (Show-Attend-Tell
  * 512/512/512, or with --kind transformer 2 layers x 256, on mobilenet_v2_mid 7x7x1792, 2,533 words)
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     kind: { type: "string", default: "sat" },
     rounds: { type: "string", default: "20" },
     memory: { type: "string" },
+    "no-prior": { type: "boolean", default: false },
   },
 });
 const rounds = Number(values.rounds);
@@ -91,9 +92,10 @@ const captioner = await loadCaptioner({
   modelDir,
   batchSize: 32,
   ...(values.memory ? { memoryDir: values.memory } : {}),
+  prior: !values["no-prior"],
 });
 console.log(
-  `loaded in ${(performance.now() - loadStarted).toFixed(0)} ms${values.memory ? ` with memory ${values.memory}` : ""}`,
+  `loaded in ${(performance.now() - loadStarted).toFixed(0)} ms${captioner.reranking.label ? `, re-ranking with ${captioner.reranking.label}` : ""}`,
 );
 const batch = await images(32);
 const source = typeof batch[0] === "string" ? "Flickr8k val" : "synthetic";

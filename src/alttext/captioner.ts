@@ -1,19 +1,23 @@
 import { loadCaptioner } from "../generation/index.js";
 import type { Captioner, CaptionOptions, CaptionResult } from "../generation/types.js";
 
+export interface ModelLoadOptions {
+  mirror?: boolean;
+  memory?: string;
+  prior?: boolean;
+}
+
 /**
  * Loads the captioning model for the CLI: the given folder, or the bundled models/default. `mirror`
  * overrides the folder's test-time mirroring setting; `memory` is a caption memory folder built for
- * the model (consensus re-ranking).
+ * the model (consensus re-ranking); `prior: false` turns off the model's n-gram prior.
  */
-export async function loadModel(
-  modelDir?: string,
-  options: { mirror?: boolean; memory?: string } = {},
-): Promise<Captioner> {
+export async function loadModel(modelDir?: string, options: ModelLoadOptions = {}): Promise<Captioner> {
   return loadCaptioner({
     ...(modelDir === undefined ? {} : { modelDir }),
     ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
     ...(options.memory === undefined ? {} : { memoryDir: options.memory }),
+    ...(options.prior === undefined ? {} : { prior: options.prior }),
   });
 }
 

@@ -1,6 +1,6 @@
 // Alt text in bulk: expand inputs, caption them, write results where people and photo tools read them.
 export { type CaptionFilesOptions, captionFiles, planBatch } from "./batch.js";
-export { captionEach, loadModel, type Settled } from "./captioner.js";
+export { captionEach, loadModel, type ModelLoadOptions, type Settled } from "./captioner.js";
 export { HEDGE_PREFIX, hedge, isLowConfidence, presentCaption } from "./confidence.js";
 export {
   CSV_HEADER,

@@ -9,6 +9,7 @@ import { register as exportModel } from "./commands/export.js";
 import { register as features } from "./commands/features.js";
 import { register as index } from "./commands/index.js";
 import { register as memory } from "./commands/memory.js";
+import { register as prior } from "./commands/prior.js";
 import { register as score } from "./commands/score.js";
 import { register as search } from "./commands/search.js";
 import { register as serve } from "./commands/serve.js";
@@ -23,6 +24,7 @@ const commands = [
   exportModel,
   ensemble,
   memory,
+  prior,
   caption,
   evaluate,
   score,

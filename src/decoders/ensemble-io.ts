@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { copyFile, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
@@ -100,6 +101,9 @@ export async function loadEnsemble(
       metrics: file.metrics,
       training: file.training,
     },
+    weightsDigest: createHash("sha256")
+      .update(members.map((m) => m.weightsDigest).join(","))
+      .digest("hex"),
   };
 }
 

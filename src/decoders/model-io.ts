@@ -95,6 +95,11 @@ export interface LoadedModel {
   decoder: CaptionDecoder;
   vocabulary: Vocabulary;
   meta: ModelMeta;
+  /**
+   * sha256 of weights.bin (of an ensemble: of its members' digests): what a model's n-gram prior is
+   * checked against, so that a prior never outlives the weights it was fitted to.
+   */
+  weightsDigest: string;
 }
 
 /**
@@ -246,7 +251,7 @@ async function loadSingleModel(dir: string, json?: unknown): Promise<LoadedModel
     metrics: file.metrics,
     training: file.training,
   };
-  return { decoder, vocabulary, meta, file };
+  return { decoder, vocabulary, meta, weightsDigest: file.weights.sha256, file };
 }
 
 function buildDecoder(

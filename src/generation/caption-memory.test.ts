@@ -2,19 +2,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { SCENE_CAPTIONS, words } from "../../test/fixtures/captions.js";
 import { normalizeParts } from "../features/normalize-parts.js";
 import { mulberry32 } from "../image/random.js";
 import { ciderD } from "../metrics/cider.js";
 import { CaptionMemory, type CaptionMemoryData } from "./caption-memory.js";
 import { loadCaptionMemory, MEMORY_VECTORS_FILE, saveCaptionMemory } from "./memory-io.js";
 
-const words = (text: string) => text.split(" ");
-const CAPTIONS = [
-  ["a dog runs on the beach", "a brown dog running along the sand"],
-  ["two children play in the snow", "kids playing in snow"],
-  ["a man rides a bike down a hill", "a cyclist on a dirt road"],
-  ["a dog jumps over a log", "a black dog leaps over a log"],
-];
+const CAPTIONS = SCENE_CAPTIONS;
 
 /** Entries whose raw vectors are one-hot-ish along their index, so the nearest entry is known. */
 function memoryData(weight: number, alpha = 0, k = 1): CaptionMemoryData {

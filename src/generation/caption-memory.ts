@@ -1,5 +1,6 @@
 import { normalizeParts } from "../features/normalize-parts.js";
 import { CiderReward } from "../metrics/cider-reward.js";
+import { type ProposalRanker, type RankedProposal, rankProposals } from "./rerank.js";
 
 /**
  * Consensus re-ranking with a caption memory (Devlin et al. 2015, "Exploring nearest neighbor
@@ -9,9 +10,9 @@ import { CiderReward } from "../metrics/cider-reward.js";
  * rise; fluent but off-topic ones fall. The ranking mixes that consensus with the model's own
  * length-normalised log-probability.
  *
- * What a memory holds: per training image, one vector (the pooled features the decoder reads, centred
- * and unit length per part) and the model's own beam captions of that image. It never holds a
- * dataset's caption text.
+ * What a memory holds: per training image, one vector (the model's imageVectors, centred and unit
+ * length per part) and that image's tokenized captions. Those are the dataset's text, so a memory stays
+ * on the user's machine; a model's n-gram prior (ngram-prior.ts) is the summary of it that can ship.
  */
 export interface MemorySettings {
   /** Neighbours whose captions vote. */
@@ -23,12 +24,6 @@ export interface MemorySettings {
 }
 
 export const DEFAULT_MEMORY_SETTINGS: MemorySettings = { k: 30, weight: 8, alpha: 0.5 };
-
-/** A proposal to re-rank: its words and summed log-probability. */
-export interface RankedProposal {
-  words: readonly string[];
-  logProb: number;
-}
 
 export interface CaptionMemoryData {
   /** Widths of the vector's parts (one per ensemble member), in order; they sum to the vector width. */
@@ -42,7 +37,7 @@ export interface CaptionMemoryData {
   settings: MemorySettings;
 }
 
-export class CaptionMemory {
+export class CaptionMemory implements ProposalRanker {
   readonly width: number;
   readonly size: number;
   private readonly reward: CiderReward;
@@ -100,15 +95,10 @@ export class CaptionMemory {
    */
   rank(proposals: readonly RankedProposal[], raw: Float32Array): number[] {
     if (proposals.length < 2) return proposals.map((_, i) => i);
-    const { weight, alpha } = this.settings;
     const near = this.neighbours(raw);
-    const scores = proposals.map(
-      (p) => p.logProb / Math.max(1, p.words.length) ** alpha + weight * this.consensus(p.words, near),
+    return rankProposals(proposals, this.settings.alpha, this.settings.weight, (words) =>
+      this.consensus(words, near),
     );
-    return scores
-      .map((score, i) => [score, i] as const)
-      .sort((a, b) => b[0] - a[0] || a[1] - b[1])
-      .map(([, i]) => i);
   }
 }
 

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { UNK_ID, type Vocabulary } from "../data/vocabulary.js";
 import type { CaptionDecoder, DecoderInputs } from "../decoders/types.js";
-import type { RankedProposal } from "./caption-memory.js";
 import { confidenceOf, formatCaption } from "./format.js";
+import type { RankedProposal } from "./rerank.js";
 import { beamSearch, greedySearch, type Hypothesis } from "./search.js";
 import { type CaptionOptions, type CaptionResult, DEFAULT_NO_REPEAT_NGRAM } from "./types.js";
 

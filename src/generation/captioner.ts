@@ -13,8 +13,10 @@ import { mirrorInto, type PreprocessSpec, preprocessBatch } from "../image/prepr
 import { type BackendName, initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import { captionFeatures } from "./caption.js";
-import type { CaptionMemory, RankedProposal } from "./caption-memory.js";
+import type { CaptionMemory } from "./caption-memory.js";
 import { loadCaptionMemory } from "./memory-io.js";
+import { hasNgramPrior, loadNgramPrior } from "./ngram-prior-io.js";
+import type { ProposalRanker, RankedProposal } from "./rerank.js";
 import type { Captioner, CaptionOptions, CaptionResult } from "./types.js";
 
 export interface LoadCaptionerOptions {
@@ -33,9 +35,22 @@ export interface LoadCaptionerOptions {
   mirror?: boolean;
   /**
    * Caption memory folder (`captionkit memory`): re-rank each image's beam by consensus with the
-   * captions of the most similar memory images. It must have been built for this model. Default: none.
+   * captions of the most similar memory images. It must have been built for this model, and it
+   * replaces the model's n-gram prior. Default: none.
    */
   memoryDir?: string;
+  /**
+   * Re-rank each beam with the model's n-gram prior (ngram-prior.json in the model folder, from
+   * `captionkit prior`) when it has one. Default true.
+   */
+  prior?: boolean;
+}
+
+/** What re-ranks a captioner's beams: a caption memory, the model's n-gram prior, or nothing. */
+export interface Reranking {
+  ranker?: ProposalRanker;
+  /** "memory <dir>", "n-gram prior", or undefined: for reports. */
+  label?: string;
 }
 
 /** Milliseconds spent per stage by the last caption() call. */
@@ -97,9 +112,9 @@ export async function loadCaptioner(options: LoadCaptionerOptions = {}): Promise
     if (encoder && encoder !== options.encoder) encoder.dispose();
     throw err;
   }
-  let memory: CaptionMemory | undefined;
+  let reranking: Reranking;
   try {
-    memory = options.memoryDir ? await loadMemoryFor(model, options.memoryDir) : undefined;
+    reranking = await loadReranking(model, dir, options);
   } catch (err) {
     model.decoder.dispose();
     if (encoder !== options.encoder) encoder.dispose();
@@ -111,8 +126,28 @@ export async function loadCaptioner(options: LoadCaptionerOptions = {}): Promise
     options.encoder === undefined,
     options.batchSize ?? 16,
     options.mirror ?? model.meta.mirror ?? false,
-    memory,
+    reranking,
   );
+}
+
+/**
+ * The re-ranking a model gets: the caption memory when one is given, else the model's own n-gram prior
+ * when it has one and `prior` is not false, else none. Either must have been made for this model.
+ */
+export async function loadReranking(
+  model: LoadedModel,
+  modelDir: string,
+  options: { memoryDir?: string; prior?: boolean },
+): Promise<Reranking> {
+  if (options.memoryDir)
+    return { ranker: await loadMemoryFor(model, options.memoryDir), label: `memory ${options.memoryDir}` };
+  if (options.prior === false || !hasNgramPrior(modelDir)) return {};
+  const loaded = await loadNgramPrior(modelDir);
+  if (loaded.weights !== model.weightsDigest)
+    throw new Error(
+      `the n-gram prior in ${modelDir} was fitted for model ${loaded.model} with other weights (${loaded.weights.slice(0, 12)}, not ${model.weightsDigest.slice(0, 12)} of ${model.meta.name}): fit it again with \`captionkit prior\`, or pass --no-prior`,
+    );
+  return { ranker: loaded.prior, label: "n-gram prior" };
 }
 
 /**
@@ -163,8 +198,8 @@ export class ModelCaptioner implements Captioner {
     private readonly batchSize: number,
     /** Test-time mirroring (LoadCaptionerOptions.mirror). */
     readonly mirror = false,
-    /** Consensus re-ranking of each beam (LoadCaptionerOptions.memoryDir). */
-    readonly memory?: CaptionMemory,
+    /** Re-ranking of each beam (LoadCaptionerOptions.memoryDir and prior). */
+    readonly reranking: Reranking = {},
   ) {
     this.model = model;
     this.modelName = model.meta.name;
@@ -204,10 +239,10 @@ export class ModelCaptioner implements Captioner {
         try {
           const [gridH, gridW] = this.encoder.gridShape;
           let rerank: ((image: number, proposals: RankedProposal[]) => number[]) | undefined;
-          if (this.memory) {
-            const memory = this.memory;
+          const { ranker } = this.reranking;
+          if (ranker) {
             const vectors = this.plainVectors(inputs, views);
-            rerank = (image, proposals) => memory.rank(proposals, vectors[image] as Float32Array);
+            rerank = (image, proposals) => ranker.rank(proposals, vectors[image] as Float32Array);
           }
           results = captionFeatures(this.mirrored ?? this.decoder, this.vocabulary, inputs, {
             ...options,
@@ -231,7 +266,7 @@ export class ModelCaptioner implements Captioner {
 
   /**
    * The model's per-image vectors (imageVectors: pooled features after any feature head) of the plain
-   * images, never mirrored: what a caption memory indexes. Rejects on the first unreadable image.
+   * images, never mirrored: what a caption memory indexes and an n-gram prior reads. Rejects on the first unreadable image.
    */
   async imageVectors(images: ReadonlyArray<string | Uint8Array>): Promise<Float32Array[]> {
     const out: Float32Array[] = [];

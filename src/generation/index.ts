@@ -4,7 +4,6 @@ export {
   type CaptionMemoryData,
   DEFAULT_MEMORY_SETTINGS,
   type MemorySettings,
-  type RankedProposal,
 } from "./caption-memory.js";
 export {
   type CaptionTimings,
@@ -12,8 +11,10 @@ export {
   type LoadCaptionerOptions,
   loadCaptioner,
   loadMemoryFor,
+  loadReranking,
   ModelCaptioner,
   packageRoot,
+  type Reranking,
   type SettledCaption,
 } from "./captioner.js";
 export { confidenceOf, formatCaption } from "./format.js";
@@ -27,5 +28,25 @@ export {
   type SaveMemoryOptions,
   saveCaptionMemory,
 } from "./memory-io.js";
+export {
+  DEFAULT_PRIOR_SETTINGS,
+  NgramPrior,
+  type NgramPriorData,
+  type NgramProfile,
+  ngramProfile,
+  type PriorPrediction,
+  type PriorSettings,
+} from "./ngram-prior.js";
+export { type FitPriorOptions, fitNgramPrior, type PriorTrainingSet } from "./ngram-prior-fit.js";
+export {
+  hasNgramPrior,
+  type LoadedPrior,
+  loadNgramPrior,
+  PRIOR_FILE,
+  PRIOR_WEIGHTS_FILE,
+  type SavePriorOptions,
+  saveNgramPrior,
+} from "./ngram-prior-io.js";
+export { type ProposalRanker, type RankedProposal, rankProposals } from "./rerank.js";
 export { type BeamSearchOptions, beamSearch, greedySearch, type Hypothesis } from "./search.js";
 export type { CaptionAlternative, Captioner, CaptionOptions, CaptionResult } from "./types.js";

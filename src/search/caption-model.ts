@@ -1,18 +1,20 @@
 import path from "node:path";
 import { ptbTokenize } from "../data/ptb-tokenizer.js";
 import type { Vocabulary } from "../data/vocabulary.js";
+import { imageVectorRows } from "../decoders/image-vectors.js";
 import { loadModel } from "../decoders/model-io.js";
 import type { CaptionDecoder, DecoderInputs } from "../decoders/types.js";
 import { captionFeatures } from "../generation/caption.js";
-import { defaultModelDir } from "../generation/captioner.js";
+import { defaultModelDir, loadReranking } from "../generation/captioner.js";
 import { captionLogProbs } from "../generation/likelihood.js";
+import type { ProposalRanker } from "../generation/rerank.js";
 import type { CaptionResult } from "../generation/types.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import type { ImageFeatures } from "./pipeline.js";
 import type { CaptionScorer } from "./rankers/generative.js";
 
-/** Beam width for index captions: the CLI's default, so `index` and `caption` agree. */
+/** Beam width for index captions: the CLI's default, so `index` and `caption` agree (mirroring aside). */
 const INDEX_BEAM = 3;
 
 /** A caption model that captions from encoder features (the index computes the features itself). */
@@ -40,7 +42,19 @@ export async function loadFeatureCaptioner(dir: string | undefined): Promise<Fea
         "pass --model <folder with model.json>",
     );
   });
-  return new DecoderCaptioner(model.meta.name, folder, model.meta.encoder, model.decoder, model.vocabulary);
+  // index captions are re-ranked by the model's n-gram prior, as `captionkit caption` does
+  const { ranker } = await loadReranking(model, folder, {}).catch((error: unknown) => {
+    model.decoder.dispose();
+    throw error;
+  });
+  return new DecoderCaptioner(
+    model.meta.name,
+    folder,
+    model.meta.encoder,
+    model.decoder,
+    model.vocabulary,
+    ranker,
+  );
 }
 
 /** The index records the caption model's folder; generative search loads that model again. */
@@ -55,6 +69,7 @@ class DecoderCaptioner implements FeatureCaptioner {
     readonly encoder: string,
     readonly decoder: CaptionDecoder,
     private readonly vocabulary: Vocabulary,
+    private readonly ranker?: ProposalRanker,
   ) {}
 
   get shape(): { regions: number; featureDim: number; pooledDim: number } {
@@ -63,9 +78,17 @@ class DecoderCaptioner implements FeatureCaptioner {
 
   async caption(features: readonly ImageFeatures[]): Promise<CaptionResult[]> {
     if (features.length === 0) return [];
-    return withInputs(this.decoder, features, (inputs) =>
-      captionFeatures(this.decoder, this.vocabulary, inputs, { beam: INDEX_BEAM, alternatives: 0 }),
-    );
+    return withInputs(this.decoder, features, (inputs) => {
+      const { ranker } = this;
+      const vectors = ranker ? imageVectorRows(this.decoder, inputs) : [];
+      return captionFeatures(this.decoder, this.vocabulary, inputs, {
+        beam: INDEX_BEAM,
+        alternatives: 0,
+        ...(ranker
+          ? { rerank: (image, proposals) => ranker.rank(proposals, vectors[image] as Float32Array) }
+          : {}),
+      });
+    });
   }
 
   async score(text: string, images: readonly ImageFeatures[]): Promise<number[]> {

@@ -3,8 +3,8 @@ import { imageVectorRows } from "../decoders/image-vectors.js";
 import { loadModel } from "../decoders/model-io.js";
 import { openFeatureStore } from "../features/reader.js";
 import { captionFeatures } from "../generation/caption.js";
-import type { CaptionMemory, RankedProposal } from "../generation/caption-memory.js";
-import { loadCaptioner, loadMemoryFor } from "../generation/captioner.js";
+import { loadCaptioner, loadReranking, type Reranking } from "../generation/captioner.js";
+import type { RankedProposal } from "../generation/rerank.js";
 import { type MetricFamily, type MetricScores, scoreCaptions } from "../metrics/score.js";
 import { initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
@@ -30,6 +30,8 @@ export interface EvaluateOptions {
   features?: string[];
   /** Caption memory folder built for this model: re-rank each beam by consensus (`captionkit memory`). */
   memoryDir?: string;
+  /** Re-rank with the model's n-gram prior when it has one and no memory is given (default true). */
+  prior?: boolean;
   metrics?: readonly MetricFamily[];
   /** Images per batch. */
   batchSize?: number;
@@ -44,8 +46,8 @@ export interface EvaluateResult {
   beam: number;
   /** Whether each image was captioned with its mirror image (test-time mirroring). */
   mirror: boolean;
-  /** The caption memory used for re-ranking, if any. */
-  memory?: string;
+  /** What re-ranked the beams ("n-gram prior", "memory <dir>"), if anything. */
+  reranking?: string;
   metrics: MetricScores;
   /** Generated caption (sentence form) per image id. */
   captions: Map<string, string>;
@@ -73,6 +75,7 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
   let modelName: string;
   let encoderName: string;
   let mirror = false;
+  let reranking: Reranking = {};
   if (options.features && options.features.length > 0) {
     await initBackend("wasm");
     applyWasmKernelFixes();
@@ -92,9 +95,8 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
         "this model captions each image with its mirror image (test-time mirroring), which a feature cache does not hold: drop --features, or pass --no-mirror to evaluate without mirroring",
       );
     }
-    let memory: CaptionMemory | undefined;
     try {
-      memory = options.memoryDir ? await loadMemoryFor(model, options.memoryDir) : undefined;
+      reranking = await loadReranking(model, options.modelDir, options);
     } catch (err) {
       reader.close();
       model.decoder.dispose();
@@ -109,10 +111,10 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
         chunk.map((image) => image.id),
       );
       let rerank: ((image: number, proposals: RankedProposal[]) => number[]) | undefined;
-      if (memory) {
-        const found = memory;
+      const { ranker } = reranking;
+      if (ranker) {
         const vectors = imageVectorRows(model.decoder, inputs);
-        rerank = (image, proposals) => found.rank(proposals, vectors[image] as Float32Array);
+        rerank = (image, proposals) => ranker.rank(proposals, vectors[image] as Float32Array);
       }
       const results = captionFeatures(model.decoder, model.vocabulary, inputs, {
         beam,
@@ -133,10 +135,12 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
       batchSize,
       ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
       ...(options.memoryDir ? { memoryDir: options.memoryDir } : {}),
+      ...(options.prior === undefined ? {} : { prior: options.prior }),
     });
     modelName = captioner.modelName;
     encoderName = captioner.encoder.name;
     mirror = captioner.mirror;
+    reranking = captioner.reranking;
     for (let start = 0; start < images.length; start += batchSize) {
       const chunk = images.slice(start, start + batchSize);
       const results = await captioner.caption(
@@ -157,7 +161,7 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
     images: images.length,
     beam,
     mirror,
-    ...(options.memoryDir ? { memory: options.memoryDir } : {}),
+    ...(reranking.label ? { reranking: reranking.label } : {}),
     metrics: report.corpus,
     captions,
     seconds: (performance.now() - started) / 1000,

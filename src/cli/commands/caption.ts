@@ -8,6 +8,7 @@ import {
   formatCsvRow,
   formatText,
   loadModel,
+  type ModelLoadOptions,
   OUTPUT_FORMATS,
   planBatch,
   ResultsLog,
@@ -33,13 +34,14 @@ const optionsSchema = z
     objects: z.boolean().default(false),
     mirror: z.boolean().optional(),
     memory: z.string().min(1).optional(),
+    prior: z.boolean().optional(),
   })
   .strict();
 
 export type CaptionCommandOptions = z.input<typeof optionsSchema>;
 
 export interface CaptionCommandIo {
-  loadCaptioner(modelDir?: string, options?: { mirror?: boolean; memory?: string }): Promise<Captioner>;
+  loadCaptioner(modelDir?: string, options?: ModelLoadOptions): Promise<Captioner>;
   /** For --objects; default: CenterNet-512 from @vladmandic/human (ObjectTagger). */
   loadTagger?(): Promise<Pick<ObjectTagger, "tagImage" | "dispose">>;
   stdout(text: string): void;
@@ -79,6 +81,7 @@ export async function runCaption(
   const captioner = await io.loadCaptioner(options.model, {
     ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
     ...(options.memory === undefined ? {} : { memory: options.memory }),
+    ...(options.prior === undefined ? {} : { prior: options.prior }),
   });
   const tagger = options.objects ? await (io.loadTagger ?? ObjectTagger.create)() : undefined;
   const progress = startProgress("captioning", todo.length, { unit: "images" });
@@ -149,6 +152,7 @@ export function register(program: Command): void {
       "--memory <dir>",
       "caption memory built for the model (`captionkit memory`): re-rank each beam by consensus with the captions of similar photos",
     )
+    .option("--no-prior", "do not re-rank with the model's n-gram prior (ngram-prior.json)")
     .option("--beam <k>", "beam size; 1 is greedy", "3")
     .option("--alternatives <n>", "other captions to report per image", "2")
     .option("--format <format>", `output format: ${OUTPUT_FORMATS.join(", ")}`, "text")

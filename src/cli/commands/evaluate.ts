@@ -18,6 +18,7 @@ interface EvaluateFlags {
   captions?: boolean;
   mirror?: boolean;
   memory?: string;
+  prior?: boolean;
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -53,8 +54,9 @@ export function register(program: Command): void {
     )
     .option(
       "--memory <dir>",
-      "caption memory built for this model (`captionkit memory`): re-rank each beam by consensus",
+      "caption memory built for this model (`captionkit memory`): re-rank each beam by consensus (instead of the model's n-gram prior)",
     )
+    .option("--no-prior", "do not re-rank with the model's n-gram prior (ngram-prior.json)")
     .option("--metrics <list>", "metric families: bleu,meteor,rouge,cider (default all)")
     .option("--captions", "also output the generated captions (json format)")
     .option("--format <fmt>", "text or json", "text")
@@ -81,6 +83,7 @@ export function register(program: Command): void {
         features: flags.features?.split(",").filter(Boolean),
         ...(flags.mirror === undefined ? {} : { mirror: flags.mirror }),
         ...(flags.memory ? { memoryDir: flags.memory } : {}),
+        ...(flags.prior === false ? { prior: false } : {}),
         metrics: flags.metrics ? parseMetricList(flags.metrics) : undefined,
         onProgress: (done, total) => {
           progress ??= startProgress("evaluate", total, { unit: "images" });
@@ -97,7 +100,7 @@ export function register(program: Command): void {
           images: result.images,
           beam: result.beam,
           mirror: result.mirror,
-          ...(result.memory ? { memory: result.memory } : {}),
+          ...(result.reranking ? { reranking: result.reranking } : {}),
           ...result.metrics,
           seconds: Math.round(result.seconds * 10) / 10,
         };
@@ -106,7 +109,7 @@ export function register(program: Command): void {
         return;
       }
       process.stdout.write(
-        `${result.model} on ${result.split} (${result.images} images, beam ${result.beam}${result.mirror ? ", mirrored" : ""}${result.memory ? `, memory ${result.memory}` : ""})\n`,
+        `${result.model} on ${result.split} (${result.images} images, beam ${result.beam}${result.mirror ? ", mirrored" : ""}${result.reranking ? `, re-ranked by ${result.reranking}` : ""})\n`,
       );
       for (const [name, value] of Object.entries(result.metrics)) {
         process.stdout.write(`${name.padEnd(8)} ${(value as number).toFixed(4)}\n`);

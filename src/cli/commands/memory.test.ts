@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -42,6 +42,18 @@ describe("captionkit memory", () => {
     await rm(root, { recursive: true, force: true });
   });
 
+  /** `captionkit evaluate --format json --captions` on the photos, BLEU only. */
+  const evaluateJson = async (model: string, ...flags: string[]) =>
+    JSON.parse(
+      (
+        await captionkit(
+          "evaluate",
+          ...["--model", model, "--dataset", dataset, "--split", "train", "--metrics", "bleu"],
+          ...["--format", "json", "--captions", ...flags],
+        )
+      ).stdout,
+    );
+
   it("builds a memory that evaluate and caption re-rank with, for its own model only", async () => {
     const memory = path.join(root, "memory");
     const built = await captionkit(
@@ -65,29 +77,10 @@ describe("captionkit memory", () => {
       "a red dog runs",
     ]);
 
-    const evaluate = async (...flags: string[]) =>
-      JSON.parse(
-        (
-          await captionkit(
-            "evaluate",
-            "--model",
-            path.join(root, "model"),
-            "--dataset",
-            dataset,
-            "--split",
-            "train",
-            "--metrics",
-            "bleu",
-            "--format",
-            "json",
-            "--captions",
-            ...flags,
-          )
-        ).stdout,
-      );
+    const evaluate = (...flags: string[]) => evaluateJson(path.join(root, "model"), ...flags);
     const plain = await evaluate();
     const reranked = await evaluate("--memory", memory);
-    expect(reranked.memory).toBe(memory);
+    expect(reranked.reranking).toBe(`memory ${memory}`);
     // Each photo's nearest memory entry holds its own references, so consensus can only pull the
     // chosen beam towards them: BLEU-1 does not fall, and the random model's captions change.
     expect(reranked["BLEU-1"]).toBeGreaterThanOrEqual(plain["BLEU-1"]);
@@ -112,6 +105,42 @@ describe("captionkit memory", () => {
     const refused = await caption("other").catch((error: { stderr: string; code: number }) => error);
     expect(refused).toMatchObject({ code: 1 });
     expect((refused as { stderr: string }).stderr).toMatch(/built for model tiny-5/);
+  }, 90_000);
+
+  it("fits an n-gram prior from a memory, which its model then re-ranks with by default", async () => {
+    const memory = path.join(root, "prior-memory");
+    await writeCaptionMemory(memory, { modelDir: path.join(root, "model"), dataset, split: "train" });
+    // the same model (same name and weights) in a folder of its own, so the others stay prior-free
+    const model = path.join(root, "with-prior");
+    await tinyColourModel(model, 5, WORDS);
+    const fitted = await captionkit("prior", "--memory", memory, "--model", model, "--min-photos", "1");
+    expect(fitted.stderr).toMatch(/n-gram prior for tiny-5: \d+ n-grams from 3 photos/);
+    expect(existsSync(path.join(model, "ngram-prior.f16.bin"))).toBe(true);
+
+    const evaluate = evaluateJson;
+    const withPrior = await evaluate(model);
+    expect(withPrior.reranking).toBe("n-gram prior");
+    const without = await evaluate(model, "--no-prior");
+    expect(without.reranking).toBeUndefined();
+    expect(without.captions).toEqual((await evaluate(path.join(root, "model"))).captions);
+    // a memory replaces the prior
+    expect((await evaluate(model, "--memory", memory)).reranking).toBe(`memory ${memory}`);
+    const captioned = JSON.parse(
+      (await captionkit("caption", path.join(root, "red.png"), "--model", model, "--format", "json")).stdout,
+    )[0].caption;
+    expect(captioned).toBe(withPrior.captions[path.join(root, "red.png")]);
+
+    // a memory of another model cannot be fitted into this one, nor a prior copied to another model
+    const refused = await captionkit("prior", "--memory", memory, "--model", path.join(root, "other")).catch(
+      (error: { stderr: string; code: number }) => error,
+    );
+    expect((refused as { stderr: string }).stderr).toMatch(/built for model tiny-5/);
+    const copied = path.join(root, "copied");
+    await tinyColourModel(copied, 6, WORDS);
+    for (const file of ["ngram-prior.json", "ngram-prior.f16.bin"])
+      await copyFile(path.join(model, file), path.join(copied, file));
+    const mismatched = await evaluate(copied).catch((error: { stderr: string }) => error);
+    expect((mismatched as { stderr: string }).stderr).toMatch(/fitted for model tiny-5 with other weights/);
   }, 90_000);
 
   it("continues an interrupted build where it stopped, and ends with the memory a single run gives", async () => {

@@ -4,6 +4,7 @@ import { DEFAULT_MEMORY_SETTINGS } from "../../generation/caption-memory.js";
 import { writeCaptionMemory } from "../../generation/memory-build.js";
 import { parseFlags } from "../flags.js";
 import { type Progress, startProgress } from "../progress.js";
+import { addRerankOptions, rerankFlagFields } from "../rerank-flags.js";
 
 const flagsSchema = z
   .object({
@@ -15,13 +16,12 @@ const flagsSchema = z
     out: z.string().min(1),
     limit: z.coerce.number().int().min(0).default(0),
     k: z.coerce.number().int().min(1).default(DEFAULT_MEMORY_SETTINGS.k),
-    weight: z.coerce.number().min(0).default(DEFAULT_MEMORY_SETTINGS.weight),
-    alpha: z.coerce.number().min(0).max(2).default(DEFAULT_MEMORY_SETTINGS.alpha),
+    ...rerankFlagFields(DEFAULT_MEMORY_SETTINGS),
   })
   .strict();
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command("memory")
     .description(
       "Build a caption memory for a model from captioned photos (usually its training split): `caption`, `evaluate` and `serve` then re-rank each beam by consensus with the captions of the most similar photos (--memory DIR)",
@@ -42,18 +42,9 @@ export function register(program: Command): void {
       "feature cache folder(s) from the model's encoder (skips encoding the photos)",
     )
     .option("--limit <n>", "only the first n images of the split (0 = all)", "0")
-    .option("--k <n>", "neighbours whose captions vote", String(DEFAULT_MEMORY_SETTINGS.k))
-    .option(
-      "--weight <w>",
-      "weight of the consensus against the log-probability",
-      String(DEFAULT_MEMORY_SETTINGS.weight),
-    )
-    .option(
-      "--alpha <a>",
-      "length normalisation of the log-probability when re-ranking",
-      String(DEFAULT_MEMORY_SETTINGS.alpha),
-    )
-    .action(async (rawFlags: Record<string, unknown>) => {
+    .option("--k <n>", "neighbours whose captions vote", String(DEFAULT_MEMORY_SETTINGS.k));
+  addRerankOptions(command, DEFAULT_MEMORY_SETTINGS, "consensus").action(
+    async (rawFlags: Record<string, unknown>) => {
       const flags = parseFlags(flagsSchema, rawFlags);
       let progress: Progress | undefined;
       let shown = 0;
@@ -82,5 +73,6 @@ export function register(program: Command): void {
       process.stderr.write(
         `caption memory for ${built.save.model}: ${built.save.ids.length} images, vectors of ${built.data.parts.join("+")} values, in ${flags.out} (${((performance.now() - started) / 1000).toFixed(0)} s)\n`,
       );
-    });
+    },
+  );
 }

@@ -13,6 +13,7 @@ const flagsSchema = z
     model: z.string().optional(),
     mirror: z.boolean().optional(),
     memory: z.string().min(1).optional(),
+    prior: z.boolean().optional(),
     db: z.string().optional(),
     maxBatch: z.coerce.number().int().min(1).max(64).default(8),
     maxWaitMs: z.coerce.number().min(0).max(1000).default(10),
@@ -45,6 +46,7 @@ export function register(program: Command): void {
       "--memory <dir>",
       "caption memory built for the model (`captionkit memory`): re-rank by consensus",
     )
+    .option("--no-prior", "do not re-rank with the model's n-gram prior (ngram-prior.json)")
     .option("--db <file>", "photo index from `captionkit index`: adds GET /v1/search and a search box")
     .option("--max-batch <n>", "most images per model call; 1 turns micro-batching off", "8")
     .option("--max-wait-ms <ms>", "how long a request may wait for others to share its model call", "10")
@@ -60,6 +62,7 @@ export function register(program: Command): void {
       const captioner = await loadModel(flags.model, {
         ...(flags.mirror === undefined ? {} : { mirror: flags.mirror }),
         ...(flags.memory === undefined ? {} : { memory: flags.memory }),
+        ...(flags.prior === undefined ? {} : { prior: flags.prior }),
       });
       const search = flags.db ? await openPhotoSearch(flags.db) : undefined;
       const apiKey = process.env.CAPTIONKIT_API_KEY || undefined;

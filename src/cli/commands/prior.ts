@@ -1,0 +1,71 @@
+import type { Command } from "commander";
+import { z } from "zod";
+import { loadModel } from "../../decoders/model-io.js";
+import { loadCaptionMemory } from "../../generation/memory-io.js";
+import { DEFAULT_PRIOR_SETTINGS } from "../../generation/ngram-prior.js";
+import { fitNgramPrior } from "../../generation/ngram-prior-fit.js";
+import { PRIOR_FILE, PRIOR_WEIGHTS_FILE, saveNgramPrior } from "../../generation/ngram-prior-io.js";
+import { initBackend } from "../../tfjs/backend.js";
+import { parseFlags } from "../flags.js";
+import { addRerankOptions, rerankFlagFields } from "../rerank-flags.js";
+
+const flagsSchema = z
+  .object({
+    memory: z.string().min(1),
+    model: z.string().min(1),
+    minPhotos: z.coerce.number().int().min(1).default(50),
+    ridge: z.coerce.number().positive().default(0.3),
+    ...rerankFlagFields(DEFAULT_PRIOR_SETTINGS),
+  })
+  .strict();
+
+export function register(program: Command): void {
+  const command = program
+    .command("prior")
+    .description(
+      "Fit a model's n-gram prior from a caption memory and save it in the model folder: `caption`, `evaluate` and `serve` then re-rank each beam by agreement with it, with no memory needed (it holds weights and common n-grams, not captions, so it can ship with the model)",
+    )
+    .requiredOption("--memory <dir>", "caption memory built for the model (`captionkit memory`)")
+    .requiredOption(
+      "--model <dir>",
+      `model folder the memory was built for; ${PRIOR_FILE} and ${PRIOR_WEIGHTS_FILE} are written there`,
+    )
+    .option("--min-photos <n>", "keep n-grams found in the captions of at least n photos", "50")
+    .option("--ridge <x>", "ridge penalty of the regression", "0.3");
+  addRerankOptions(command, DEFAULT_PRIOR_SETTINGS, "agreement").action(
+    async (rawFlags: Record<string, unknown>) => {
+      const flags = parseFlags(flagsSchema, rawFlags);
+      const started = performance.now();
+      const loaded = await loadCaptionMemory(flags.memory);
+      await initBackend("wasm");
+      const model = await loadModel(flags.model);
+      const { name, encoder } = model.meta;
+      const weights = model.weightsDigest;
+      model.decoder.dispose();
+      if (loaded.model !== name || loaded.encoder !== encoder)
+        throw new Error(
+          `caption memory ${flags.memory} was built for model ${loaded.model} (${loaded.encoder}), not ${name} (${encoder}) in ${flags.model}`,
+        );
+      const { data } = loaded.memory;
+      const prior = fitNgramPrior(data, {
+        minPhotos: flags.minPhotos,
+        ridge: flags.ridge,
+        settings: { weight: flags.weight, alpha: flags.alpha },
+      });
+      await saveNgramPrior(flags.model, prior, {
+        model: name,
+        encoder,
+        weights,
+        source: {
+          memory: loaded.source,
+          photos: prior.photos,
+          minPhotos: flags.minPhotos,
+          ridge: flags.ridge,
+        },
+      });
+      process.stderr.write(
+        `n-gram prior for ${name}: ${prior.ngrams.length} n-grams from ${prior.photos} photos, in ${flags.model}/${PRIOR_FILE} (${((performance.now() - started) / 1000).toFixed(0)} s)\n`,
+      );
+    },
+  );
+}
