@@ -18,13 +18,14 @@ import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { SPECIAL_TOKENS } from "../src/data/vocabulary.js";
 import { createDecoder } from "../src/decoders/factory.js";
-import { saveModel } from "../src/decoders/model-io.js";
+import { saveModel } from "../src/model/single.js";
 import type { DecoderConfig } from "../src/decoders/types.js";
 import { createEncoder } from "../src/encoders/registry.js";
-import { captionFeatures } from "../src/generation/caption.js";
-import { defaultModelDir, loadCaptioner, packageRoot } from "../src/generation/captioner.js";
+import { loadCaptioner } from "../src/captioner/captioner.js";
+import { defaultModelDir, packageRoot } from "../src/core/paths.js";
 import { preprocessBatch } from "../src/image/preprocess.js";
-import { initBackend, tf } from "../src/tfjs/backend.js";
+import { selectRows } from "../src/decoders/runtime.js";
+import { initBackend } from "../src/tfjs/backend.js";
 
 const { values } = parseArgs({
   options: {
@@ -146,22 +147,21 @@ const prepared = await preprocessBatch(batch, {
   normalization: captioner.preprocessing.normalization,
   fit: captioner.preprocessing.fit,
 });
-const features = await captioner.encoder.encode(prepared.data, 32);
-const [gh, gw, channels] = captioner.encoder.gridShape;
-const grid = tf.tensor3d(features.grid, [32, gh * gw, channels]);
-const pooled = tf.tensor2d(features.pooled, [32, captioner.encoder.pooledSize]);
-const one = { grid: tf.slice(grid, 0, 1) as tf.Tensor3D, pooled: tf.slice(pooled, 0, 1) as tf.Tensor2D };
-captionFeatures(captioner.decoder, captioner.vocabulary, one, { beam: 1 }); // warm-up
+const { views } = await captioner.encodeViews(batch, 1);
+const all = views[0]!;
+const one = selectRows(all, [0]);
+const model = captioner.model;
+model.caption([one], { beam: 1 }); // warm-up
 const greedyMs: number[] = [];
 let words = 0;
 for (let r = 0; r < rounds; r++) {
   const t0 = performance.now();
-  const [result] = captionFeatures(captioner.decoder, captioner.vocabulary, one, { beam: 1 });
+  const [result] = model.caption([one], { beam: 1 });
   greedyMs.push(performance.now() - t0);
   words = result?.tokens.length ?? 0;
 }
 const t0 = performance.now();
-const greedy32 = captionFeatures(captioner.decoder, captioner.vocabulary, { grid, pooled }, { beam: 1 });
+const greedy32 = model.caption([all], { beam: 1 });
 const greedy32Ms = performance.now() - t0;
 const meanWords = greedy32.reduce((s, r) => s + r.tokens.length, 0) / greedy32.length;
 const p50 = percentile(greedyMs, 50);
@@ -172,6 +172,5 @@ console.log(
 console.log(
   `greedy decode only, batch 32: ${((32 * 1000) / greedy32Ms).toFixed(1)} captions/s (mean ${meanWords.toFixed(1)} words) vs PyTorch 92 captions/s`,
 );
-tf.dispose([grid, pooled, one.grid, one.pooled]);
 captioner.dispose();
 if (temp) rmSync(temp, { recursive: true, force: true });

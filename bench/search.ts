@@ -9,11 +9,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { mulberry32 } from "../src/image/random.js";
-import { type FeatureCaptioner, loadFeatureCaptioner } from "../src/search/caption-model.js";
+import { mulberry32 } from "../src/core/rng.js";
+import { type CaptionModelFolder, loadCaptionModel } from "../src/model/load.js";
+import { loadCaptionScorer } from "../src/search/caption-model.js";
 import { openDatabase } from "../src/search/db/schema.js";
 import { PhotoStore } from "../src/search/db/store.js";
-import { encodeFloat16 } from "../src/search/float16.js";
+import { encodeFloat16 } from "../src/core/float16.js";
 import { DEFAULT_EMBEDDING_DIR, loadEmbeddingWithId } from "../src/search/models.js";
 import { openPhotoSearch } from "../src/search/photo-search.js";
 import { quantizeRows } from "../src/search/quantize.js";
@@ -75,7 +76,7 @@ const random = mulberry32(42);
 const pick = (list: string[]) => list[Math.floor(random() * list.length)]!;
 const sentence = () => `${pick(WHO)} ${pick(DOES)} ${pick(WHERE)}`;
 
-const captioner = args["caption-model"] ? await loadFeatureCaptioner(args["caption-model"]) : undefined;
+const captioner = args["caption-model"] ? await loadCaptionModel(args["caption-model"]) : undefined;
 const gridBlob = captioner ? syntheticGrid(captioner) : undefined;
 
 const dir = await mkdtemp(path.join(os.tmpdir(), "captionkit-bench-search-"));
@@ -97,7 +98,7 @@ store.db.transaction(() => {
     const v = embedding.model.queryVector(caption)!.map((x) => x + (random() - 0.5) * 0.1);
     store.putEmbedding(id, embedding.id, encodeFloat16(v));
     if (captioner && gridBlob) {
-      store.putFeatures(id, { encoder: captioner.encoder, pooled: gridBlob.pooled, grid: gridBlob.grid });
+      store.putFeatures(id, { encoder: captioner.info.encoder, pooled: gridBlob.pooled, grid: gridBlob.grid });
     }
   }
   store.setMeta("embedding_model_dir", embedding.dir);
@@ -107,7 +108,7 @@ store.db.close();
 console.log(`built a ${imageCount}-image index (dim ${dim}) in ${Date.now() - t} ms`);
 
 t = performance.now();
-const photos = await openPhotoSearch(db, captioner ? { scorer: captioner } : {});
+const photos = await openPhotoSearch(db, captioner ? { scorer: await loadCaptionScorer(captioner.dir) } : {});
 await photos.search(sentence(), { method: "embedding" });
 console.log(`open + first embedding query: ${(performance.now() - t).toFixed(1)} ms`);
 
@@ -137,8 +138,8 @@ photos.close();
 await rm(dir, { recursive: true, force: true });
 
 /** One random grid in the caption model's input shape, stored for every image (the values do not matter for timing). */
-function syntheticGrid(model: FeatureCaptioner): { pooled: Buffer; grid: Buffer } {
-  const { regions, featureDim, pooledDim } = model.shape;
+function syntheticGrid(model: CaptionModelFolder): { pooled: Buffer; grid: Buffer } {
+  const { regions, featureDim, pooledDim } = model.runtime.shape;
   const grid = Float32Array.from({ length: regions * featureDim }, () => random() * 6);
   return { pooled: encodeFloat16(new Float32Array(pooledDim).fill(0.5)), grid: quantizeRows(grid, regions) };
 }

@@ -15,7 +15,7 @@ import type { DecoderConfig } from "../src/decoders/types.js";
 import { initBackend, tf } from "../src/tfjs/backend.js";
 import { applyWasmKernelFixes } from "../src/tfjs/kernel-fixes.js";
 import { Adam, clipByGlobalNorm } from "../src/training/optimizer.js";
-import { Rng } from "../src/training/rng.js";
+import { Rng } from "../src/core/rng.js";
 import { computeGradients, disposeGradients } from "../src/training/step.js";
 import { startGradientWorkers } from "../src/training/workers.js";
 

@@ -1,4 +1,4 @@
-import { loadCaptioner } from "../generation/index.js";
+import { loadCaptioner } from "../captioner/captioner.js";
 import type { Captioner, CaptionOptions, CaptionResult } from "../generation/types.js";
 
 export interface ModelLoadOptions {

@@ -1,2 +1,16 @@
-// Shared utilities every stage may use: they import nothing else from captionkit.
+// Shared utilities every stage may use; they import nothing else from captionkit.
+export { removeStaleTemps, writeFileAtomic } from "./atomic.js";
+export {
+  decodeFloat16,
+  decodeHalf,
+  encodeFloat16,
+  encodeHalf,
+  float16ToFloat32,
+  float32ToFloat16,
+  fromHalfBits,
+  toHalfBits,
+} from "./float16.js";
 export { loadOnnxRuntime, type OnnxRuntime } from "./onnxruntime.js";
+export { defaultEmbeddingDir, defaultModelDir, packageRoot, publicDir } from "./paths.js";
+export { deriveSeed, mulberry32, Rng, withSeededRandom } from "./rng.js";
+export { startModuleWorker } from "./worker.js";

@@ -12,7 +12,7 @@ import { CenterNetTail } from "./centernet-tail.js";
 import { createDecoder } from "./factory.js";
 import { HeadedDecoder } from "./headed-decoder.js";
 import { imageVectorParts, imageVectors } from "./image-vectors.js";
-import { loadModel, saveModel } from "./model-io.js";
+import { loadModel, saveModel } from "../model/single.js";
 import { ParamInit } from "./params.js";
 import { tinyTransformer } from "./test-utils/tiny.js";
 import type { DecoderConfig, DecoderInputs, DecoderShape } from "./types.js";

@@ -1,27 +1,20 @@
 import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../core/rng.js";
 
 /**
- * Seeded initial values for decoder weights. Values are drawn in JS (mulberry32) rather than with
+ * Seeded initial values for decoder weights. Values are drawn in JS (core/rng.ts) rather than with
  * tf.random*, so a seed gives bit-identical weights on every backend and in every worker thread.
  */
 export class ParamInit {
-  private state: number;
+  private readonly rng: Rng;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  private next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.rng = new Rng(seed);
   }
 
   uniform(size: number, limit: number): Float32Array {
     const out = new Float32Array(size);
-    for (let i = 0; i < size; i++) out[i] = (this.next() * 2 - 1) * limit;
+    for (let i = 0; i < size; i++) out[i] = (this.rng.next() * 2 - 1) * limit;
     return out;
   }
 }

@@ -1,64 +1,18 @@
 import type * as tf from "@tensorflow/tfjs";
+import type { z } from "zod";
+import type {
+  decoderConfigSchema,
+  decoderShapeSchema,
+  featureHeadSchema,
+  showAttendTellSchema,
+  transformerSchema,
+} from "./config.js";
 
-/**
- * Trainable layers between the feature cache and the decoder proper, so training can fine-tune the end of
- * the encoder. "centernet-tail" runs CenterNet's last two backbone blocks and its `extern1` neck on the
- * `centernet_448_block12_grid14` features (starting from the graph's weights), then averages the 14x14
- * grid over gridPool x gridPool blocks: with gridPool 2 the decoder proper sees exactly `centernet_448`.
- * With output "expand" it stops at block 14's expanded depthwise output instead (720 channels: with
- * gridPool 2, exactly `centernet_448_expand`).
- */
-export interface FeatureHeadConfig {
-  kind: "centernet-tail";
-  gridPool: 1 | 2;
-  /** Default "neck". */
-  output?: "neck" | "expand";
-}
-
-export interface ShowAttendTellConfig {
-  kind: "show-attend-tell";
-  embedDim: number;
-  hiddenDim: number;
-  attentionDim: number;
-  dropout: number;
-  /**
-   * Weight of the doubly stochastic attention regularisation returned as `auxLoss`:
-   * lambda * mean over the batch of sum over regions of (1 - sum over time of alpha)^2. Default 1.0.
-   */
-  attentionRegularization?: number;
-  /** Batch-normalise the grid and pooled features before use (running statistics saved with the model). Default false. */
-  featureBatchNorm?: boolean;
-  /**
-   * The attention gate beta = sigmoid(f_beta(h)) that scales the context: "channel" (default) has one
-   * gate per feature channel, as the widely used PyTorch reference implementation (and the 509 tokens/s
-   * figure in DESIGN.md); "scalar" has one per step, as in the paper.
-   */
-  gate?: "channel" | "scalar";
-  featureHead?: FeatureHeadConfig;
-}
-
-export interface TransformerDecoderConfig {
-  kind: "transformer";
-  layers: number;
-  modelDim: number;
-  heads: number;
-  feedForwardDim: number;
-  dropout: number;
-  /** Longest token sequence (including <start>) the learned positions cover. Default 32. */
-  maxLength?: number;
-  featureHead?: FeatureHeadConfig;
-}
-
-export type DecoderConfig = ShowAttendTellConfig | TransformerDecoderConfig;
-
-/** What every decoder needs to know about its inputs, besides its own config. */
-export interface DecoderShape {
-  vocabSize: number;
-  /** Grid regions (gridH * gridW) and their channel count. */
-  regions: number;
-  featureDim: number;
-  pooledDim: number;
-}
+export type FeatureHeadConfig = z.output<typeof featureHeadSchema>;
+export type ShowAttendTellConfig = z.output<typeof showAttendTellSchema>;
+export type TransformerDecoderConfig = z.output<typeof transformerSchema>;
+export type DecoderConfig = z.output<typeof decoderConfigSchema>;
+export type DecoderShape = z.output<typeof decoderShapeSchema>;
 
 export interface DecoderInputs {
   /** [batch, regions, featureDim] */
@@ -109,14 +63,6 @@ export interface CaptionDecoder {
   /** Initial generation state for a batch of images. */
   start(inputs: DecoderInputs): DecoderState;
   /**
-   * One vector per image, [batch, width]: the pooled features the decoder reads after any feature head,
-   * for nearest-neighbour lookups (caption memories). Decoders without a head may leave it out; callers
-   * then use inputs.pooled (see imageVectors in decoders/image-vectors.ts).
-   */
-  imageVectors?(inputs: DecoderInputs): tf.Tensor2D;
-  /** Widths of the parts of imageVectors (one per ensemble member); default [shape.pooledDim]. */
-  readonly imageVectorParts?: readonly number[];
-  /**
    * One generation step. previous: [batch] int32 tokens emitted at the last step (<start> first).
    * The returned state holds only new tensor objects: the caller may dispose the old state right away.
    */
@@ -125,3 +71,19 @@ export interface CaptionDecoder {
   gatherState(state: DecoderState, indices: tf.Tensor1D): DecoderState;
   dispose(): void;
 }
+
+/**
+ * An optional capability, declared by decoders whose image vectors are not the encoder's pooled vector
+ * (a feature head's output, an ensemble's members side by side): one vector per image, [batch, width],
+ * for nearest-neighbour lookups (caption memories) and n-gram priors.
+ */
+export interface ImageVectorSource {
+  imageVectors(inputs: DecoderInputs): tf.Tensor2D;
+  /** Widths of the parts of imageVectors (one per ensemble member). */
+  readonly imageVectorParts: readonly number[];
+}
+
+export function hasImageVectors(decoder: CaptionDecoder): decoder is CaptionDecoder & ImageVectorSource {
+  return typeof (decoder as Partial<ImageVectorSource>).imageVectors === "function";
+}
+

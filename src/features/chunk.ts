@@ -8,8 +8,8 @@ import {
   preprocessBatch,
   sampleAugmentParams,
 } from "../image/index.js";
-import { writeFileAtomic } from "./atomic.js";
-import { encodeHalf } from "./float16.js";
+import { writeFileAtomic } from "../core/atomic.js";
+import { encodeHalf } from "../core/float16.js";
 import {
   bytesPerValue,
   type ChunkIndex,

@@ -55,3 +55,31 @@ export class ConcatFeatureReader implements FeatureReader {
     for (const p of this.parts) p.close();
   }
 }
+
+/** Several caches of the same images as one reader (a single cache as itself). */
+export function concatFeatureReaders(readers: readonly FeatureReader[]): FeatureReader {
+  if (readers.length === 1) return readers[0] as FeatureReader;
+  return new ConcatFeatureReader([...readers]);
+}
+
+/** In-memory features (synthetic data, tests, benchmarks): one or more views per image. */
+export function memoryFeatureReader(
+  encoder: string,
+  gridShape: readonly [number, number, number],
+  pooledSize: number,
+  features: ReadonlyMap<string, ReadonlyArray<{ grid: Float32Array; pooled: Float32Array }>>,
+): FeatureReader {
+  return {
+    encoder,
+    gridShape,
+    pooledSize,
+    ids: [...features.keys()],
+    viewsOf: (id) => features.get(id)?.length ?? 0,
+    read(id, view = 0) {
+      const entry = features.get(id)?.[view];
+      if (!entry) throw new Error(`no features for ${id} view ${view}`);
+      return entry;
+    },
+    close() {},
+  };
+}

@@ -1,12 +1,12 @@
 export { type ImageRef, viewAugment } from "./chunk.js";
-export { ConcatFeatureReader } from "./concat-reader.js";
+export { readerShape, readFeatureBatch } from "./batch.js";
+export { ConcatFeatureReader, concatFeatureReaders, memoryFeatureReader } from "./concat-reader.js";
 export {
   DEFAULT_EXTRACT_WORKERS,
   type ExtractOptions,
   type ExtractResult,
   extractFeatures,
 } from "./extract.js";
-export { decodeHalf, encodeHalf, fromHalfBits, toHalfBits } from "./float16.js";
 export {
   type FeatureDtype,
   INDEX_FILE,
@@ -16,4 +16,4 @@ export {
   storeFolderName,
 } from "./format.js";
 export { FeatureStore, type OpenOptions, openFeatureStore } from "./reader.js";
-export type { FeatureReader } from "./types.js";
+export type { FeatureBatch, FeatureReader } from "./types.js";

@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startModuleWorker } from "../core/worker.js";
 import { createEncoder, type EncoderRuntime } from "../encoders/registry.js";
 import { computeChunk, type ImageRef, writeChunk } from "./chunk.js";
 import type { WorkerInit, WorkerMessage, WorkerTask } from "./extract-worker.js";
@@ -19,22 +20,8 @@ export interface PoolOptions {
   onImages?: (n: number) => void;
 }
 
-/**
- * Starts a worker on the entry next to this module: extract-worker.js when running compiled (dist/),
- * else the .ts source. A worker inherits neither vitest's nor tsx's loader (and `--import` in a
- * worker's execArgv is ignored by Node 20), so for .ts a small bootstrap registers tsx's ESM hooks
- * inside the worker before importing the entry.
- */
 function startWorker(workerData: WorkerInit): Worker {
-  const js = new URL("./extract-worker.js", import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
-  const ts = new URL("./extract-worker.ts", import.meta.url).href;
-  // tsImport from tsx's ESM API (dist/esm/api/index.mjs beside its main dist/loader.mjs) loads one
-  // module tree with TS support; plain register() did not take effect inside a worker.
-  const tsxDist = path.dirname(createRequire(import.meta.url).resolve("tsx"));
-  const tsxApi = pathToFileURL(path.join(tsxDist, "esm", "api", "index.mjs")).href;
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => m.tsImport(${JSON.stringify(ts)}, ${JSON.stringify(ts)}));`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return startModuleWorker(new URL("./extract-worker.js", import.meta.url), workerData);
 }
 
 /**

@@ -1,3 +1,15 @@
+/**
+ * Encoder features of a batch of images as plain arrays: what every decoder runtime reads, whether it
+ * runs on tfjs or onnxruntime.
+ */
+export interface FeatureBatch {
+  count: number;
+  /** [count, regions, featureDim] */
+  grid: Float32Array;
+  /** [count, pooledDim] */
+  pooled: Float32Array;
+}
+
 /** Read side of an on-disk feature cache (written by `captionkit features`). */
 export interface FeatureReader {
   readonly encoder: string;

@@ -1,52 +1,17 @@
-export { captionFeatures, type GenerateOptions } from "./caption.js";
+// Generation: greedy and beam search over any decoder runtime, and the CaptionModel that turns
+// features into captions (search, re-ranking, sentence form).
 export {
-  CaptionMemory,
-  type CaptionMemoryData,
-  DEFAULT_MEMORY_SETTINGS,
-  type MemorySettings,
-} from "./caption-memory.js";
-export {
-  type CaptionTimings,
-  defaultModelDir,
-  type LoadCaptionerOptions,
-  loadCaptioner,
-  loadMemoryFor,
-  loadReranking,
-  ModelCaptioner,
-  packageRoot,
+  CaptionModel,
+  type CaptionModelInfo,
+  type GenerateOptions,
   type Reranking,
-  type SettledCaption,
-} from "./captioner.js";
+} from "./caption-model.js";
 export { confidenceOf, formatCaption } from "./format.js";
-export { captionLogProbs, type LogProbOptions } from "./likelihood.js";
-export { type BuildMemoryOptions, type BuiltMemory, buildCaptionMemory } from "./memory-build.js";
-export {
-  type LoadedMemory,
-  loadCaptionMemory,
-  MEMORY_FILE,
-  MEMORY_VECTORS_FILE,
-  type SaveMemoryOptions,
-  saveCaptionMemory,
-} from "./memory-io.js";
-export {
-  DEFAULT_PRIOR_SETTINGS,
-  NgramPrior,
-  type NgramPriorData,
-  type NgramProfile,
-  ngramProfile,
-  type PriorPrediction,
-  type PriorSettings,
-} from "./ngram-prior.js";
-export { type FitPriorOptions, fitNgramPrior, type PriorTrainingSet } from "./ngram-prior-fit.js";
-export {
-  hasNgramPrior,
-  type LoadedPrior,
-  loadNgramPrior,
-  PRIOR_FILE,
-  PRIOR_WEIGHTS_FILE,
-  type SavePriorOptions,
-  saveNgramPrior,
-} from "./ngram-prior-io.js";
-export { type ProposalRanker, type RankedProposal, rankProposals } from "./rerank.js";
 export { type BeamSearchOptions, beamSearch, greedySearch, type Hypothesis } from "./search.js";
-export type { CaptionAlternative, Captioner, CaptionOptions, CaptionResult } from "./types.js";
+export {
+  type CaptionAlternative,
+  type Captioner,
+  type CaptionOptions,
+  type CaptionResult,
+  DEFAULT_NO_REPEAT_NGRAM,
+} from "./types.js";

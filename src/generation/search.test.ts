@@ -12,10 +12,26 @@ import type {
 } from "../decoders/types.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
-import { captionFeatures } from "./caption.js";
+import type { FeatureBatch } from "../decoders/runtime.js";
+import { TfjsRuntime } from "../decoders/tfjs-runtime.js";
+import { CaptionModel } from "./caption-model.js";
 import { confidenceOf, formatCaption } from "./format.js";
-import { captionLogProbs } from "./likelihood.js";
-import { beamSearch, greedySearch, repeatingTokens } from "./search.js";
+import { type BeamSearchOptions, beamSearch, greedySearch, repeatingTokens } from "./search.js";
+
+const captionOn = (d: CaptionDecoder, v: Vocabulary, x: DecoderInputs, o: { beam: number }) =>
+  new CaptionModel(new TfjsRuntime(d), v, { name: "test", encoder: "test", weightsDigest: "" }).caption(
+    [asBatch(x)],
+    o,
+  );
+const asBatch = (x: DecoderInputs): FeatureBatch => ({
+  count: x.grid.shape[0],
+  grid: x.grid.dataSync() as Float32Array,
+  pooled: x.pooled.dataSync() as Float32Array,
+});
+const greedyOn = (d: CaptionDecoder, x: DecoderInputs, o?: BeamSearchOptions) =>
+  greedySearch(new TfjsRuntime(d), [asBatch(x)], o);
+const beamOn = (d: CaptionDecoder, x: DecoderInputs, o?: BeamSearchOptions) =>
+  beamSearch(new TfjsRuntime(d), [asBatch(x)], o);
 
 // ids: 0 <pad>, 1 <start>, 2 <end>, 3 <unk>, then the words below
 const WORDS = ["a", "b", "c", "d"];
@@ -95,10 +111,10 @@ describe("beam search on a decoder with known probabilities", () => {
 
   it("greedy follows the locally best token; beam 2 finds the best sequence", () => {
     const decoder = new TableDecoder(trap);
-    const greedy = greedySearch(decoder, oneImage())[0];
+    const greedy = greedyOn(decoder, oneImage())[0];
     expect(greedy?.tokens).toEqual([A, C, END_ID]);
     expect(greedy?.logProb).toBeCloseTo(decoder.logProb([A, C]), 4);
-    const beams = beamSearch(decoder, oneImage(), { beam: 2 })[0] ?? [];
+    const beams = beamOn(decoder, oneImage(), { beam: 2 })[0] ?? [];
     expect(beams[0]?.tokens).toEqual([B, END_ID]);
     expect(beams[0]?.logProb).toBeCloseTo(Math.log(0.36), 3);
     expect(beams[0]?.tokenLogProbs.length).toBe(2);
@@ -124,7 +140,7 @@ describe("beam search on a decoder with known probabilities", () => {
         if (words.length < 3) for (const w of [A, B, C, D]) visit([...words, w]);
       };
       visit([]);
-      const found = beamSearch(decoder, oneImage(), { beam: 30, maxLength: 3 })[0]?.[0];
+      const found = beamOn(decoder, oneImage(), { beam: 30, maxLength: 3 })[0]?.[0];
       expect(found?.tokens).toEqual([...best.words, END_ID]);
       expect(found?.logProb).toBeCloseTo(best.logProb, 3);
     }
@@ -132,7 +148,7 @@ describe("beam search on a decoder with known probabilities", () => {
 
   it("ranks by log p / length^alpha", () => {
     const decoder = new TableDecoder(trap);
-    const beams = beamSearch(decoder, oneImage(), { beam: 3, alpha: 1 })[0] ?? [];
+    const beams = beamOn(decoder, oneImage(), { beam: 3, alpha: 1 })[0] ?? [];
     for (const h of beams) expect(h.score).toBeCloseTo(h.logProb / h.tokens.length, 6);
     for (let i = 1; i < beams.length; i++)
       expect(beams[i - 1]?.score).toBeGreaterThanOrEqual(beams[i]?.score as number);
@@ -147,7 +163,7 @@ describe("beam search on a decoder with known probabilities", () => {
       [D]: { [A]: 0.99, [END_ID]: 0.01 },
     });
     for (const beam of [1, 3]) {
-      const all = beamSearch(chain, oneImage(), { beam, maxLength: 3 })[0] ?? [];
+      const all = beamOn(chain, oneImage(), { beam, maxLength: 3 })[0] ?? [];
       for (const h of all) {
         expect(h.tokens.length).toBeLessThanOrEqual(4);
         expect(h.tokens[h.tokens.length - 1]).toBe(END_ID);
@@ -155,8 +171,8 @@ describe("beam search on a decoder with known probabilities", () => {
       expect(all[0]?.tokens).toEqual(beam === 1 ? [A, B, C, END_ID] : [A, END_ID]);
     }
     const short = new TableDecoder({ [START_ID]: { [END_ID]: 0.9, [B]: 0.1 } });
-    expect(greedySearch(short, oneImage())[0]?.tokens).toEqual([B, END_ID]);
-    expect(beamSearch(short, oneImage(), { beam: 2 })[0]?.[0]?.tokens).toEqual([B, END_ID]);
+    expect(greedyOn(short, oneImage())[0]?.tokens).toEqual([B, END_ID]);
+    expect(beamOn(short, oneImage(), { beam: 2 })[0]?.[0]?.tokens).toEqual([B, END_ID]);
   });
 
   it("blocks repeated n-grams when asked", () => {
@@ -169,15 +185,15 @@ describe("beam search on a decoder with known probabilities", () => {
       [A]: { [B]: 0.9, [END_ID]: 0.1 },
       [B]: { [A]: 0.8, [C]: 0.1, [END_ID]: 0.1 },
     });
-    expect(greedySearch(loop, oneImage(), { maxLength: 6 })[0]?.tokens).toEqual([A, B, A, B, A, B, END_ID]);
-    expect(greedySearch(loop, oneImage(), { maxLength: 6, noRepeatNgram: 2 })[0]?.tokens).toEqual([
+    expect(greedyOn(loop, oneImage(), { maxLength: 6 })[0]?.tokens).toEqual([A, B, A, B, A, B, END_ID]);
+    expect(greedyOn(loop, oneImage(), { maxLength: 6, noRepeatNgram: 2 })[0]?.tokens).toEqual([
       A,
       B,
       A,
       END_ID,
     ]);
     const bigrams = (tokens: number[]) => tokens.slice(1).map((token, i) => `${tokens[i]} ${token}`);
-    for (const h of beamSearch(loop, oneImage(), { beam: 3, maxLength: 6, noRepeatNgram: 2 })[0] ?? []) {
+    for (const h of beamOn(loop, oneImage(), { beam: 3, maxLength: 6, noRepeatNgram: 2 })[0] ?? []) {
       const words = h.tokens.slice(0, -1);
       expect(new Set(bigrams(words)).size).toBe(bigrams(words).length);
     }
@@ -189,14 +205,14 @@ describe("beam search on a decoder with known probabilities", () => {
       [UNK_ID]: { [END_ID]: 1 },
       [A]: { [END_ID]: 1 },
     });
-    const [viaBeam] = captionFeatures(unkFirst, vocabulary, oneImage(), { beam: 3 });
+    const [viaBeam] = captionOn(unkFirst, vocabulary, oneImage(), { beam: 3 });
     expect(viaBeam?.caption).toBe("A.");
     const onlyUnk = new TableDecoder({
       [START_ID]: { [UNK_ID]: 0.97, [C]: 0.02, [D]: 0.01 },
       [UNK_ID]: { [UNK_ID]: 0.9, [END_ID]: 0.1 },
     });
     for (const beam of [1, 2]) {
-      const [result] = captionFeatures(onlyUnk, vocabulary, oneImage(), { beam });
+      const [result] = captionOn(onlyUnk, vocabulary, oneImage(), { beam });
       expect(result?.caption).toBe("C.");
       expect(result?.tokens).toEqual(["c"]);
     }
@@ -205,10 +221,10 @@ describe("beam search on a decoder with known probabilities", () => {
   it("scores a caption with its length-normalised log-probability", () => {
     const decoder = new TableDecoder(trap);
     const images: DecoderInputs = { grid: tf.zeros([2, 1, 1]), pooled: tf.zeros([2, 1]) };
-    const shared = captionLogProbs(decoder, images, [A, C]);
+    const shared = new TfjsRuntime(decoder).captionLogProbs(asBatch(images), [A, C]);
     expect(shared[0]).toBeCloseTo(decoder.logProb([A, C]) / 3, 4);
     expect(shared[1]).toBeCloseTo(shared[0] as number, 6);
-    const each = captionLogProbs(decoder, images, [[B], [A, D]], { chunk: 1 });
+    const each = new TfjsRuntime(decoder).captionLogProbs(asBatch(images), [[B], [A, D]], 1);
     expect(each[0]).toBeCloseTo(decoder.logProb([B]) / 2, 4);
     expect(each[1]).toBeCloseTo(decoder.logProb([A, D]) / 3, 4);
   });
@@ -233,20 +249,20 @@ describe("generation with real decoders", () => {
       const decoder = createDecoder(config, shape, seed);
       const x = inputs(3, seed + 10);
       const before = tf.memory().numTensors;
-      const greedy = greedySearch(decoder, x, { maxLength: 6 });
-      const beam1 = beamSearch(decoder, x, { beam: 1, maxLength: 6 });
+      const greedy = greedyOn(decoder, x, { maxLength: 6 });
+      const beam1 = beamOn(decoder, x, { beam: 1, maxLength: 6 });
       greedy.forEach((h, i) => {
         expect(beam1[i]?.[0]?.tokens).toEqual(h.tokens);
         expect(beam1[i]?.[0]?.logProb).toBeCloseTo(h.logProb, 4);
       });
-      const batched = beamSearch(decoder, x, { beam: 3, maxLength: 6 });
+      const batched = beamOn(decoder, x, { beam: 3, maxLength: 6 });
       expect(tf.memory().numTensors).toBe(before);
       for (let i = 0; i < 3; i++) {
         const alone = tf.tidy(() => ({
           grid: tf.slice(x.grid, i, 1) as tf.Tensor3D,
           pooled: tf.slice(x.pooled, i, 1) as tf.Tensor2D,
         }));
-        const single = beamSearch(decoder, alone, { beam: 3, maxLength: 6 })[0];
+        const single = beamOn(decoder, alone, { beam: 3, maxLength: 6 })[0];
         expect(single?.map((h) => h.tokens)).toEqual(batched[i]?.map((h) => h.tokens));
       }
       decoder.dispose();
@@ -258,9 +274,9 @@ describe("generation with real decoders", () => {
     (config) => {
       const decoder = createDecoder(config, shape, 6);
       const x = inputs(3, 7);
-      const greedy = greedySearch(decoder, x, { maxLength: 6 });
+      const greedy = greedyOn(decoder, x, { maxLength: 6 });
       const words = greedy.map((h) => h.tokens.slice(0, -1)); // without <end>
-      const scored = captionLogProbs(decoder, x, words);
+      const scored = new TfjsRuntime(decoder).captionLogProbs(asBatch(x), words);
       greedy.forEach((h, i) => {
         expect(scored[i]).toBeCloseTo(h.logProb / h.tokens.length, 4);
       });
@@ -270,7 +286,9 @@ describe("generation with real decoders", () => {
 
   it("returns sentences, confidences and per-word attention maps (Show-Attend-Tell)", () => {
     const decoder = createDecoder(configs[0] as DecoderConfig, shape, 2);
-    const results = captionFeatures(decoder, vocabulary, inputs(2, 5), { beam: 3, alternatives: 2 });
+    const info = { name: "test", encoder: "test", weightsDigest: "" };
+    const model = new CaptionModel(new TfjsRuntime(decoder), vocabulary, info);
+    const results = model.caption([asBatch(inputs(2, 5))], { beam: 3, alternatives: 2 });
     expect(results).toHaveLength(2);
     for (const r of results) {
       expect(r.caption).toMatch(/^[A-Z].*\.$/);

@@ -1,6 +1,5 @@
-import * as tf from "@tensorflow/tfjs";
 import { END_ID, PAD_ID, START_ID } from "../data/vocabulary.js";
-import type { CaptionDecoder, DecoderInputs, DecoderState } from "../decoders/types.js";
+import type { DecoderRuntime, FeatureBatch } from "../decoders/runtime.js";
 
 /** One finished (or cut at maxLength) token sequence. */
 export interface Hypothesis {
@@ -51,23 +50,28 @@ export function repeatingTokens(tokens: readonly number[], n: number): number[] 
 
 const MASKED = -1e9;
 
+/** float32 rounding: the searches rank candidates as the float32 sums a tensor runtime would form. */
+const f32 = Math.fround;
+
 /**
- * Beam search batched over images. Hypotheses per image, best score first: up to `beam` finished ones.
- * (With beam 1 it returns what greedySearch returns, more slowly: captionFeatures uses greedySearch then.)
+ * Beam search batched over images, over any decoder runtime's StepSession (the search itself is plain
+ * JS over the step's log-probabilities). Hypotheses per image, best score first: up to `beam` finished
+ * ones. (With beam 1 it returns what greedySearch returns, more slowly: CaptionModel uses greedy then.)
  */
 export function beamSearch(
-  decoder: CaptionDecoder,
-  inputs: DecoderInputs,
+  runtime: DecoderRuntime,
+  views: readonly FeatureBatch[],
   options: BeamSearchOptions = {},
 ): Hypothesis[][] {
   const beam = Math.max(1, Math.floor(options.beam ?? 3));
-  const vocab = decoder.shape.vocabSize;
-  const maxLength = capacity(decoder, options.maxLength);
+  const vocab = runtime.shape.vocabSize;
+  const maxLength = capacity(runtime, options.maxLength);
   const minLength = options.minLength ?? 1;
   const alpha = options.alpha ?? 0;
   const noRepeat = options.noRepeatNgram ?? 0;
   const keepAttention = options.attention ?? true;
-  const images = inputs.grid.shape[0];
+  const images = (views[0] as FeatureBatch).count;
+  const regions = runtime.shape.regions;
   const score = (h: { logProb: number; tokens: number[] }) => h.logProb / h.tokens.length ** alpha;
   // Best score any continuation of a live beam can still reach: log p only falls as tokens are added,
   // and (log p being negative) dividing by the longest possible length^alpha gives the largest value.
@@ -91,59 +95,44 @@ export function beamSearch(
       attention: [],
     })),
   );
-  let state: DecoderState = withStart(decoder, inputs, tf.tensor1d(repeat(active, beam), "int32"));
-  let previous = tf.fill([images * beam], START_ID, "int32") as tf.Tensor1D;
+  const session = runtime.open(views);
+  let state = session.start(Int32Array.from(repeat(active, beam)));
+  let previous = new Int32Array(images * beam).fill(START_ID);
   const masks = suppressionMasks(vocab, options.suppress ?? [], minLength);
+  const width = Math.min(2 * beam, beam * vocab);
   try {
     for (let position = 0; position <= maxLength && active.length > 0; position++) {
-      const step = decoder.step(state, previous);
-      tf.dispose(state);
-      previous.dispose();
+      const step = session.step(state, previous);
+      session.release(state);
       state = step.state;
-      const rows = active.length * beam;
-      const beamScores = tf.tensor1d(live.flatMap((beams) => beams.map((b) => b.logProb)));
-      const mask = maskAt(masks, position, minLength, maxLength).tensor;
-      const repeats = repeatMask(
-        live.flatMap((beams) => beams.map((b) => b.tokens)),
-        noRepeat,
-        vocab,
-      );
-      const [topValues, topIndices, stepValues] = tf.tidy(() => {
-        let logProbs = tf.add(step.logProbs, mask);
-        if (repeats) logProbs = tf.add(logProbs, tf.tensor2d(repeats, [rows, vocab]));
-        const total = tf.add(logProbs, beamScores.reshape([rows, 1])).reshape([active.length, beam * vocab]);
-        const top = tf.topk(total, Math.min(2 * beam, beam * vocab)); // [active, 2*beam]
-        return [top.values, top.indices, step.logProbs];
-      });
-      beamScores.dispose();
-      const values = topValues.dataSync();
-      const indices = topIndices.dataSync();
-      const raw = stepValues.dataSync(); // [rows, vocab], unmasked
-      const attention = keepAttention && step.attention ? step.attention.arraySync() : undefined;
-      tf.dispose([topValues, topIndices, step.logProbs, step.attention ?? []]);
+      const raw = step.logProbs; // [rows, vocab], unmasked
+      const mask = maskAt(masks, position, minLength, maxLength);
+      const attention = keepAttention ? step.attention : undefined;
 
       const nextActive: number[] = [];
       const nextLive: Live[][] = [];
       const gatherRows: number[] = [];
       const nextTokens: number[] = [];
-      const width = Math.min(2 * beam, beam * vocab);
       active.forEach((image, a) => {
+        const beams = live[a] as Live[];
+        const top = topCandidates(raw, a * beam, beams, mask, noRepeat, vocab, width);
         const kept: Live[] = [];
         const done = finished[image] as Hypothesis[];
-        for (let r = 0; r < width && kept.length < beam; r++) {
-          const flat = indices[a * width + r] as number;
-          const total = values[a * width + r] as number;
+        for (let r = 0; r < top.length && kept.length < beam; r++) {
+          const { flat, total } = top[r] as Candidate;
           if (total <= MASKED / 2) break;
           const from = Math.floor(flat / vocab);
           const token = flat % vocab;
           const row = a * beam + from;
-          const parent = (live[a] as Live[])[from] as Live;
+          const parent = beams[from] as Live;
           const tokenLogProb = raw[row * vocab + token] as number;
           const next: Live = {
             tokens: [...parent.tokens, token],
             tokenLogProbs: [...parent.tokenLogProbs, tokenLogProb],
             logProb: parent.logProb + tokenLogProb,
-            attention: attention ? [...parent.attention, attention[row] as number[]] : parent.attention,
+            attention: attention
+              ? [...parent.attention, Array.from(attention.subarray(row * regions, (row + 1) * regions))]
+              : parent.attention,
           };
           // An <end> is a finished hypothesis only if it ranks among the best `beam` candidates.
           if (token === END_ID) {
@@ -170,33 +159,73 @@ export function beamSearch(
       });
       active = nextActive;
       live = nextLive;
-      const index = tf.tensor1d(gatherRows, "int32");
-      const gathered = decoder.gatherState(state, index);
-      index.dispose();
-      tf.dispose(state);
+      if (active.length === 0) break;
+      const gathered = session.gather(state, Int32Array.from(gatherRows));
+      session.release(state);
       state = gathered;
-      previous = tf.tensor1d(nextTokens, "int32");
+      previous = Int32Array.from(nextTokens);
     }
   } finally {
-    tf.dispose(state);
-    previous.dispose();
-    disposeMasks(masks);
+    session.release(state);
+    session.close();
   }
   return finished.map((list) => list.sort((a, b) => b.score - a.score));
 }
 
+interface Candidate {
+  /** beam * vocab + token, within one image's rows. */
+  flat: number;
+  /** float32 (log p of the token + mask) + the beam's log p, as a tensor runtime would add them. */
+  total: number;
+}
+
+/**
+ * The `width` best next (beam, token) pairs of one image, best first; ties go to the lower index, as
+ * tfjs's topk orders them. Tokens banned by the mask or by trigram blocking score -1e9 lower.
+ */
+function topCandidates(
+  raw: Float32Array,
+  firstRow: number,
+  beams: readonly { tokens: number[]; logProb: number }[],
+  mask: Float32Array,
+  noRepeat: number,
+  vocab: number,
+  width: number,
+): Candidate[] {
+  const top: Candidate[] = [];
+  beams.forEach((b, from) => {
+    const beamScore = f32(b.logProb);
+    const banned = new Set(repeatingTokens(b.tokens, noRepeat));
+    const offset = (firstRow + from) * vocab;
+    for (let token = 0; token < vocab; token++) {
+      let logProb = f32((raw[offset + token] as number) + (mask[token] as number));
+      if (banned.has(token)) logProb = f32(logProb + MASKED);
+      const total = f32(logProb + beamScore);
+      if (top.length === width && total <= (top[width - 1] as Candidate).total) continue;
+      // insertion into the short sorted list: strictly greater moves up, so earlier indices win ties
+      let at = top.length < width ? top.length : width - 1;
+      while (at > 0 && total > (top[at - 1] as Candidate).total) at--;
+      if (top.length === width) top.pop();
+      top.splice(at, 0, { flat: from * vocab + token, total });
+    }
+  });
+  return top;
+}
+
 /** Greedy decoding: the most probable token at every step. Same result as beam search with beam 1. */
 export function greedySearch(
-  decoder: CaptionDecoder,
-  inputs: DecoderInputs,
+  runtime: DecoderRuntime,
+  views: readonly FeatureBatch[],
   options: BeamSearchOptions = {},
 ): Hypothesis[] {
-  const maxLength = capacity(decoder, options.maxLength);
+  const maxLength = capacity(runtime, options.maxLength);
   const minLength = options.minLength ?? 1;
   const alpha = options.alpha ?? 0;
   const noRepeat = options.noRepeatNgram ?? 0;
   const keepAttention = options.attention ?? true;
-  const images = inputs.grid.shape[0];
+  const vocab = runtime.shape.vocabSize;
+  const regions = runtime.shape.regions;
+  const images = (views[0] as FeatureBatch).count;
   const out: (Hypothesis | undefined)[] = new Array(images).fill(undefined);
   const partial = Array.from({ length: images }, () => ({
     tokens: [] as number[],
@@ -206,20 +235,17 @@ export function greedySearch(
   }));
   const score = (h: { logProb: number; tokens: number[] }) => h.logProb / h.tokens.length ** alpha;
   let active = Array.from({ length: images }, (_, i) => i);
-  let state = withStart(decoder, inputs, tf.tensor1d(active, "int32"));
-  let previous = tf.fill([images], START_ID, "int32") as tf.Tensor1D;
-  const masks = suppressionMasks(decoder.shape.vocabSize, options.suppress ?? [], minLength);
+  const session = runtime.open(views);
+  let state = session.start(Int32Array.from(active));
+  let previous = new Int32Array(images).fill(START_ID);
+  const masks = suppressionMasks(vocab, options.suppress ?? [], minLength);
   try {
     for (let position = 0; position <= maxLength && active.length > 0; position++) {
-      const step = decoder.step(state, previous);
-      tf.dispose(state);
-      previous.dispose();
+      const step = session.step(state, previous);
+      session.release(state);
       state = step.state;
-      // The arg-max runs in JS on the read-back row: at batch 1 the six kernels it replaces cost more
-      // (in dispatch overhead) than copying 2.5k floats.
-      const mask = maskAt(masks, position, minLength, maxLength).values;
-      const all = step.logProbs.dataSync();
-      const vocab = decoder.shape.vocabSize;
+      const mask = maskAt(masks, position, minLength, maxLength);
+      const all = step.logProbs;
       const tokens = new Int32Array(active.length);
       const logProbs = new Float32Array(active.length);
       for (let row = 0; row < active.length; row++) {
@@ -237,8 +263,7 @@ export function greedySearch(
         tokens[row] = best;
         logProbs[row] = all[row * vocab + best] as number;
       }
-      const attention = keepAttention && step.attention ? step.attention.arraySync() : undefined;
-      tf.dispose([step.logProbs, step.attention ?? []]);
+      const attention = keepAttention ? step.attention : undefined;
       const keepRows: number[] = [];
       const nextTokens: number[] = [];
       const nextActive: number[] = [];
@@ -248,7 +273,7 @@ export function greedySearch(
         h.tokens.push(token);
         h.tokenLogProbs.push(logProbs[row] as number);
         h.logProb += logProbs[row] as number;
-        if (attention) h.attention.push(attention[row] as number[]);
+        if (attention) h.attention.push(Array.from(attention.subarray(row * regions, (row + 1) * regions)));
         if (token === END_ID) {
           out[image] = finish(h, score, attention !== undefined);
         } else {
@@ -258,34 +283,18 @@ export function greedySearch(
         }
       });
       if (nextActive.length < active.length && nextActive.length > 0) {
-        const index = tf.tensor1d(keepRows, "int32");
-        const gathered = decoder.gatherState(state, index);
-        index.dispose();
-        tf.dispose(state);
+        const gathered = session.gather(state, Int32Array.from(keepRows));
+        session.release(state);
         state = gathered;
       }
       active = nextActive;
-      previous = tf.tensor1d(nextTokens, "int32");
+      previous = Int32Array.from(nextTokens);
     }
   } finally {
-    tf.dispose(state);
-    previous.dispose();
-    disposeMasks(masks);
+    session.release(state);
+    session.close();
   }
   return out as Hypothesis[];
-}
-
-/** [rows * vocab] additive mask banning each row's repeating tokens, or undefined when nothing is banned. */
-function repeatMask(rows: readonly number[][], n: number, vocab: number): Float32Array | undefined {
-  if (n <= 0) return undefined;
-  let mask: Float32Array | undefined;
-  rows.forEach((tokens, row) => {
-    for (const token of repeatingTokens(tokens, n)) {
-      mask ??= new Float32Array(rows.length * vocab);
-      mask[row * vocab + token] = MASKED;
-    }
-  });
-  return mask;
 }
 
 /** An image is settled once `beam` hypotheses are finished and no live beam can beat the worst of them. */
@@ -314,65 +323,41 @@ function finish(
   };
 }
 
-/** Longest caption in words the decoder can produce (a transformer's learned positions are finite). */
-function capacity(decoder: CaptionDecoder, requested: number | undefined): number {
-  const wanted = Math.max(1, Math.floor(requested ?? 20));
-  const config = decoder.config;
-  // A step with w words so far feeds w + 1 tokens (<start> + words) to the transformer.
-  if (config.kind === "transformer") return Math.min(wanted, (config.maxLength ?? 32) - 1);
-  return wanted;
+/** Longest caption in words: the requested length (default 20), capped by the decoder's capacity. */
+function capacity(runtime: DecoderRuntime, requested: number | undefined): number {
+  return Math.min(Math.max(1, Math.floor(requested ?? 20)), runtime.maxWords);
 }
 
 function repeat(values: number[], times: number): number[] {
   return values.flatMap((v) => Array.from({ length: times }, () => v));
 }
 
-/** start() on the images, then rows duplicated per beam. rows: [images * beam] image indices. */
-function withStart(decoder: CaptionDecoder, inputs: DecoderInputs, rows: tf.Tensor1D): DecoderState {
-  const initial = decoder.start(inputs);
-  const expanded = decoder.gatherState(initial, rows);
-  tf.dispose(initial);
-  rows.dispose();
-  return expanded;
-}
-
-interface Mask {
-  /** [vocab] additive mask (0 or -1e9), for beam search on tensors. */
-  tensor: tf.Tensor1D;
-  /** The same values, for greedy search in JS. */
-  values: Float32Array;
-}
-
 interface Masks {
-  /** Hides suppressed tokens. */
-  always: Mask;
+  /** [vocab] additive masks (0 or -1e9). Hides suppressed tokens. */
+  always: Float32Array;
   /** Also hides <end>, before minLength words. */
-  early: Mask;
+  early: Float32Array;
   /** Hides everything but <end>: after maxLength words the caption must end. */
-  final: Mask;
+  final: Float32Array;
 }
 
 function suppressionMasks(vocab: number, suppress: readonly number[], minLength: number): Masks {
   // <pad> and <start> are never outputs; an untrained or briefly trained model may still rank them high.
-  const build = (ids: readonly number[]): Mask => {
+  const build = (ids: readonly number[]): Float32Array => {
     const values = new Float32Array(vocab);
     for (const id of [PAD_ID, START_ID, ...ids]) values[id] = MASKED;
-    return { tensor: tf.tensor1d(values), values };
+    return values;
   };
   const final = new Float32Array(vocab).fill(MASKED);
   final[END_ID] = 0;
   return {
     always: build(suppress),
     early: minLength > 0 ? build([...suppress, END_ID]) : build(suppress),
-    final: { tensor: tf.tensor1d(final), values: final },
+    final,
   };
 }
 
-function maskAt(masks: Masks, position: number, minLength: number, maxLength: number): Mask {
+function maskAt(masks: Masks, position: number, minLength: number, maxLength: number): Float32Array {
   if (position >= maxLength) return masks.final;
   return position < minLength ? masks.early : masks.always;
-}
-
-function disposeMasks(masks: Masks): void {
-  tf.dispose([masks.always.tensor, masks.early.tensor, masks.final.tensor]);
 }

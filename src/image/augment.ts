@@ -2,7 +2,7 @@ import sharp from "sharp";
 import { z } from "zod";
 import type { Normalization } from "../encoders/types.js";
 import { fromSharpError } from "./errors.js";
-import { mulberry32 } from "./random.js";
+import { mulberry32 } from "../core/rng.js";
 
 /**
  * Training-time augmentation. Every knob has a default that keeps the caption true: small rotations,

@@ -35,4 +35,4 @@ export {
   resizedRgb,
 } from "./preprocess.js";
 export { type AugmentPreviewOptions, augmentPreview, PREVIEW_NORMALIZATION } from "./preview.js";
-export { augmentSeed, mulberry32 } from "./random.js";
+export { augmentSeed } from "./random.js";

@@ -1,18 +1,3 @@
-/**
- * Seeded randomness for augmentation. Hand-written because the views must be reproducible across runs,
- * machines and resumptions, and Math.random cannot be seeded; mulberry32 is tiny, fast and well mixed
- * for this purpose (not for cryptography).
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The seed of one augmented view: a hash of (run seed, image id, view index), so a view depends only on

@@ -3,7 +3,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Vocabulary } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
-import { saveModel } from "../decoders/model-io.js";
+import { saveModel } from "../model/single.js";
 import { initBackend } from "../tfjs/backend.js";
 import { type FeatureCaptioner, loadFeatureCaptioner } from "./caption-model.js";
 import { openDatabase } from "./db/schema.js";

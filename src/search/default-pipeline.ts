@@ -2,14 +2,18 @@ import { createEncoder } from "../encoders/registry.js";
 import type { Encoder } from "../encoders/types.js";
 import { ImageError } from "../image/errors.js";
 import { imageLength, normalizeInto, resizedRgb } from "../image/preprocess.js";
-import type { FeatureCaptioner } from "./caption-model.js";
+import type { ImageCaptioner } from "../captioner/captioner.js";
 import type { LoadedEmbedding } from "./models.js";
 import type { ImageFeatures, IndexPipeline, PipelineInput, ProcessedImage } from "./pipeline.js";
 
+/** Beam width for index captions: the CLI's default, so `index` and `caption` agree. */
+const INDEX_BEAM = 3;
+
 /**
- * The real index pipeline: each encoder part that the caption model or the joint embedding needs runs
- * once per image; the caption model captions from its encoder's features; the grid of that encoder
- * is kept for generative ranking, the pooled vector of the embedding's encoder for the embedding.
+ * The real index pipeline: the image captioner captions each image exactly as `captionkit caption`
+ * does (same preprocessing, encoder, mirroring and re-ranking), and its plain view's features are kept
+ * for generative ranking; each encoder part the joint embedding needs runs once per image for the
+ * embedding's pooled vector.
  */
 export class DefaultPipeline implements IndexPipeline {
   readonly captionModel: string;
@@ -19,13 +23,13 @@ export class DefaultPipeline implements IndexPipeline {
   private parts: Map<string, Encoder> | undefined;
 
   constructor(
-    private readonly captioner: FeatureCaptioner,
+    private readonly captioner: ImageCaptioner,
     private readonly embedding: LoadedEmbedding | undefined,
     /** Encoder factory (tests pass fakes). */
     private readonly makeEncoder: (name: string) => Promise<Encoder> = (name) => createEncoder(name),
   ) {
-    this.captionModel = captioner.name;
-    this.captionModelDir = captioner.dir;
+    this.captionModel = captioner.model.info.name;
+    this.captionModelDir = captioner.model.dir;
     this.embeddingModel = embedding?.id;
   }
 
@@ -33,10 +37,7 @@ export class DefaultPipeline implements IndexPipeline {
   private async encoders(): Promise<Map<string, Encoder>> {
     if (this.parts) return this.parts;
     const names = [
-      ...new Set([
-        ...splitEncoder(this.captioner.encoder),
-        ...splitEncoder(this.embedding?.model.config.encoder),
-      ]),
+      ...new Set(splitEncoder(this.embedding?.model.config.encoder)),
     ];
     const parts = new Map<string, Encoder>();
     try {
@@ -83,18 +84,48 @@ export class DefaultPipeline implements IndexPipeline {
         outputs.set(name, { ...out, encoder });
       }
     }
-    const captionFeatures = ok.map((_, row) => this.assemble(this.captioner.encoder, outputs, row, true));
-    const captions = ok.length > 0 ? await this.captioner.caption(captionFeatures) : [];
+    const captioned = await this.captionBatch(inputs);
     const results: (ProcessedImage | Error)[] = inputs.map((_, i) => errors[i] ?? new Error("not processed"));
+    const embeddingEncoder = this.embedding?.model.config.encoder;
     ok.forEach((i, row) => {
-      const features: ImageFeatures[] = [captionFeatures[row]!];
-      const embeddingEncoder = this.embedding?.model.config.encoder;
-      if (embeddingEncoder && embeddingEncoder !== this.captioner.encoder) {
-        features.push(this.assemble(embeddingEncoder, outputs, row, false));
+      const caption = captioned[i];
+      if (!caption || caption instanceof Error) {
+        results[i] = caption ?? new Error("not captioned");
+        return;
       }
-      results[i] = { caption: captions[row]!.caption, confidence: captions[row]!.confidence, features };
+      const features = [caption.features];
+      if (embeddingEncoder) features.push(this.assemble(embeddingEncoder, outputs, row, false));
+      results[i] = { caption: caption.caption, confidence: caption.confidence, features };
     });
     return results;
+  }
+
+  /** Captions through the image captioner; the plain view's features are what generative search reads. */
+  private async captionBatch(
+    inputs: PipelineInput[],
+  ): Promise<Array<{ caption: string; confidence: number; features: ImageFeatures } | Error>> {
+    const { errors, views } = await this.captioner.encodeViews(
+      inputs.map((input) => input.bytes),
+      this.captioner.mirror ? 2 : 1,
+    );
+    const [plain] = views;
+    const results = plain ? this.captioner.model.caption(views, { beam: INDEX_BEAM, alternatives: 0 }) : [];
+    const { regions, featureDim, pooledDim } = this.captioner.model.runtime.shape;
+    const encoder = this.captioner.model.info.encoder;
+    let row = 0;
+    return inputs.map((_, i) => {
+      const error = errors[i];
+      if (error) return error;
+      const r = row++;
+      const width = regions * featureDim;
+      const features: ImageFeatures = {
+        encoder,
+        pooled: plain!.pooled.slice(r * pooledDim, (r + 1) * pooledDim),
+        grid: plain!.grid.slice(r * width, (r + 1) * width),
+        regions,
+      };
+      return { caption: results[r]!.caption, confidence: results[r]!.confidence, features };
+    });
   }
 
   embed(features: ImageFeatures[]): Float32Array | undefined {

@@ -3,7 +3,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { glob } from "tinyglobby";
 import type { PhotoStore, StoredFeatures } from "./db/store.js";
-import { decodeFloat16, encodeFloat16 } from "./float16.js";
+import { decodeFloat16, encodeFloat16 } from "../core/float16.js";
 import type { ImageFeatures, IndexPipeline, PipelineInput } from "./pipeline.js";
 import { dequantizeRows, quantizeRows } from "./quantize.js";
 

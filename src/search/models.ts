@@ -1,14 +1,11 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { defaultEmbeddingDir } from "../core/paths.js";
 import { loadJointEmbedding } from "./embedding/io.js";
 import type { JointEmbedding } from "./embedding/model.js";
 
-/** The repository's models/ folder (same relative place from src/search and dist/search). */
-export const MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../models");
-export const DEFAULT_EMBEDDING_DIR = path.join(MODELS_DIR, "embedding");
-export const DEFAULT_CAPTION_DIR = path.join(MODELS_DIR, "default");
+export const DEFAULT_EMBEDDING_DIR = defaultEmbeddingDir();
 
 export interface LoadedEmbedding {
   model: JointEmbedding;

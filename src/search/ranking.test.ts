@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeFloat16, encodeFloat16 } from "./float16.js";
+import { decodeFloat16, encodeFloat16 } from "../core/float16.js";
 import { dequantizeRows, quantizeRows } from "./quantize.js";
 import { ftsExpression } from "./rankers/fts.js";
 import { reciprocalRankFusion } from "./rankers/fusion.js";

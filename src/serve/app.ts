@@ -9,7 +9,7 @@ import { type CaptionJob, type CaptionOutcome, makeCaptionRunner } from "./capti
 import { ApiError, errorBody, toApiError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
 import { type ServeOptions, serveOptionsSchema } from "./options.js";
-import { publicDir } from "./public-dir.js";
+import { publicDir } from "../core/paths.js";
 import { captionRoutes } from "./routes/captions.js";
 import { searchRoutes } from "./routes/search.js";
 

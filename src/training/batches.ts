@@ -1,8 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { PAD_ID, type Vocabulary } from "../data/vocabulary.js";
 import type { DecoderInputs } from "../decoders/types.js";
+import { readerShape, readFeatureBatch } from "../features/batch.js";
 import type { FeatureReader } from "../features/types.js";
-import { deriveSeed, Rng } from "./rng.js";
+import { toDecoderInputs } from "../decoders/tfjs-runtime.js";
+import { deriveSeed, Rng } from "../core/rng.js";
 
 /** One image of a split with its tokenized reference captions. */
 export interface ImageCaptions {
@@ -96,25 +98,13 @@ export function tokenBatch(captions: readonly (readonly number[])[]): TokenBatch
   };
 }
 
-/** Reads the features of the given images (with a view per image) into decoder inputs. */
+/** Reads the features of the given images (with a view per image) into decoder input tensors. */
 export function featureBatch(
   reader: FeatureReader,
   ids: readonly string[],
   views?: readonly number[],
 ): DecoderInputs {
-  const [gridH, gridW, channels] = reader.gridShape;
-  const regions = gridH * gridW;
-  const grid = new Float32Array(ids.length * regions * channels);
-  const pooled = new Float32Array(ids.length * reader.pooledSize);
-  ids.forEach((id, row) => {
-    const features = reader.read(id, views?.[row] ?? 0);
-    grid.set(features.grid, row * regions * channels);
-    pooled.set(features.pooled, row * reader.pooledSize);
-  });
-  return {
-    grid: tf.tensor3d(grid, [ids.length, regions, channels]), // [batch, regions, channels]
-    pooled: tf.tensor2d(pooled, [ids.length, reader.pooledSize]), // [batch, pooledDim]
-  };
+  return toDecoderInputs(readFeatureBatch(reader, ids, views), readerShape(reader, 0));
 }
 
 /** Teacher-forcing features: each distinct (image, view) once, and which of them each caption reads. */

@@ -11,8 +11,8 @@ import {
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { VocabularyJson } from "../data/vocabulary.js";
-import { ENSEMBLE_FORMAT } from "../decoders/ensemble-io.js";
-import { loadModel } from "../decoders/model-io.js";
+import { ENSEMBLE_FORMAT } from "../model/format.js";
+import { loadSingleModel } from "../model/single.js";
 import type { DecoderShape } from "../decoders/types.js";
 import type { TrainConfig } from "./config.js";
 import type { AdamState } from "./optimizer.js";
@@ -228,7 +228,7 @@ export async function loadInitWeights(source: string): Promise<Map<string, Float
   if (json.format === ENSEMBLE_FORMAT) {
     throw new Error(`initFrom ${source} is an ensemble: name one of its members (${source}/member-1, ...)`);
   }
-  const { decoder } = await loadModel(source);
+  const { decoder } = await loadSingleModel(source);
   try {
     const weights = new Map<string, Float32Array>();
     for (const [name, variable] of decoder.variables) weights.set(name, variable.dataSync() as Float32Array);

@@ -2,55 +2,13 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
-import { featureHeadSchema } from "../decoders/config-schema.js";
+import { decoderConfigSchema } from "../decoders/config.js";
 
 /*
  * One typed training config. Every option has a default and a comment; `mergeTrainConfig` applies
  * defaults, then a preset file (JSON or YAML), then `key=value` overrides, and rejects unknown keys and
  * wrong types (strict objects everywhere).
  */
-
-const showAttendTell = z
-  .object({
-    kind: z.literal("show-attend-tell"),
-    /** Word embedding size. */
-    embedDim: z.number().int().positive().default(512),
-    /** LSTM hidden size. */
-    hiddenDim: z.number().int().positive().default(512),
-    /** Additive attention projection size. */
-    attentionDim: z.number().int().positive().default(512),
-    /** Dropout before the output projection. */
-    dropout: z.number().min(0).max(0.9).default(0.5),
-    /** Weight lambda of the doubly stochastic attention regularisation (the decoder's auxLoss). */
-    attentionRegularization: z.number().min(0).default(1),
-    /** Batch-normalise grid and pooled features before use (running statistics saved with the model). */
-    featureBatchNorm: z.boolean().default(false),
-    /** Attention gate beta = sigmoid(f_beta(h)): one per feature channel, or the paper's single scalar. */
-    gate: z.enum(["channel", "scalar"]).default("channel"),
-    /** Trainable encoder layers run before the decoder (fine-tuning; docs/decoders.md). Default none. */
-    featureHead: featureHeadSchema.optional(),
-  })
-  .strict();
-
-const transformer = z
-  .object({
-    kind: z.literal("transformer"),
-    /** Decoder layers (pre-LN). */
-    layers: z.number().int().positive().default(2),
-    /** Model width. */
-    modelDim: z.number().int().positive().default(256),
-    /** Attention heads; must divide modelDim. */
-    heads: z.number().int().positive().default(4),
-    /** Feed-forward inner width. */
-    feedForwardDim: z.number().int().positive().default(1024),
-    /** Dropout on attention outputs, feed-forward and embeddings. */
-    dropout: z.number().min(0).max(0.9).default(0.1),
-    /** Trainable encoder layers run before the decoder (fine-tuning; docs/decoders.md). Default none. */
-    featureHead: featureHeadSchema.optional(),
-  })
-  .strict();
-
-export const decoderSchema = z.discriminatedUnion("kind", [showAttendTell, transformer]);
 
 const dataSchema = z
   .object({
@@ -176,7 +134,7 @@ export const trainConfigSchema = z
     /** Write a resumable checkpoint every this many steps (0 = only at epoch ends). */
     checkpointEvery: z.number().int().min(0).default(500),
     data: dataSchema.prefault({}),
-    decoder: decoderSchema.prefault({ kind: "transformer" }),
+    decoder: decoderConfigSchema.prefault({ kind: "transformer" }),
     optim: optimSchema.prefault({}),
     eval: evalSchema.prefault({}),
     scst: scstSchema.prefault({}),
@@ -184,7 +142,7 @@ export const trainConfigSchema = z
   .strict();
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
-export type TrainDecoderConfig = z.infer<typeof decoderSchema>;
+export type TrainDecoderConfig = z.infer<typeof decoderConfigSchema>;
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
 
 type Plain = { [key: string]: unknown };

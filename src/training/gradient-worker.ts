@@ -5,7 +5,7 @@ import type { FeatureReader } from "../features/types.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import { captionFeatures, tokenBatch } from "./batches.js";
-import { concatFeatureReaders, memoryFeatureReader } from "./feature-sources.js";
+import { concatFeatureReaders, memoryFeatureReader } from "../features/concat-reader.js";
 import { computeGradients, disposeGradients } from "./step.js";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 

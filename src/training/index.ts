@@ -17,13 +17,10 @@ export {
   trainConfigSchema,
 } from "./config.js";
 export { curveSvg, writeCurvePng } from "./curve.js";
-export { type EvaluateOptions, type EvaluateResult, evaluateModel } from "./evaluate.js";
 export { decoderFromCheckpoint, exportCheckpoint } from "./export.js";
-export { concatFeatureReaders, memoryFeatureReader } from "./feature-sources.js";
 export { maskedCrossEntropy } from "./loss.js";
 export { Adam, clipByGlobalNorm, learningRateAt } from "./optimizer.js";
 export { captionWords, prepareTrainData } from "./prepare.js";
-export { Rng } from "./rng.js";
 export { decodeWords, exportTrainedModel, type RunTrainingOptions, runTraining } from "./run.js";
 export { runScst, sampleCaptions } from "./scst.js";
 export { type TrainData, type TrainerParts, type TrainResult, trainCrossEntropy } from "./trainer.js";

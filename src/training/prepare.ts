@@ -5,7 +5,7 @@ import { Vocabulary } from "../data/vocabulary.js";
 import type { FeatureReader } from "../features/types.js";
 import type { ImageCaptions } from "./batches.js";
 import type { TrainConfig } from "./config.js";
-import { concatFeatureReaders } from "./feature-sources.js";
+import { concatFeatureReaders } from "../features/concat-reader.js";
 import type { TrainData } from "./trainer.js";
 
 /**

@@ -1,10 +1,11 @@
 import path from "node:path";
 import type { Vocabulary } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
-import { saveModel } from "../decoders/model-io.js";
+import { saveModel } from "../model/single.js";
 import type { CaptionDecoder } from "../decoders/types.js";
 import { openFeatureStore } from "../features/reader.js";
-import { captionFeatures } from "../generation/caption.js";
+import { TfjsRuntime } from "../decoders/tfjs-runtime.js";
+import { CaptionModel } from "../generation/caption-model.js";
 import type { PreprocessSpec } from "../image/preprocess.js";
 import { initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
@@ -23,10 +24,11 @@ import type { DecodeWords } from "./validate.js";
 import { startGradientWorkers } from "./workers.js";
 
 /** Captioning through generation/ (the only decoding code), reduced to the words. */
-export const decodeWords: DecodeWords = (decoder, vocabulary, inputs, options) =>
-  captionFeatures(decoder, vocabulary, inputs, { ...options, alternatives: 0 }).map(
-    (result) => result.tokens,
-  );
+export const decodeWords: DecodeWords = (decoder, vocabulary, batch, options) => {
+  const info = { name: "training", encoder: "", weightsDigest: "" };
+  const model = new CaptionModel(new TfjsRuntime(decoder), vocabulary, info);
+  return model.caption([batch], { ...options, alternatives: 0 }).map((result) => result.tokens);
+};
 
 /** Saves a servable model folder (model.json + float16 weights.bin) for a trained decoder. */
 export async function exportTrainedModel(

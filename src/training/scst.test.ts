@@ -10,7 +10,7 @@ import { initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
 import { captionFeatures, disposeInputs, featureBatch, tokenBatch } from "./batches.js";
 import { mergeTrainConfig } from "./config.js";
-import { Rng } from "./rng.js";
+import { Rng } from "../core/rng.js";
 import { decodeWords } from "./run.js";
 import { advantages, runScst, type ScstOptions, sampleCaptions } from "./scst.js";
 import { computeGradients, disposeGradients } from "./step.js";

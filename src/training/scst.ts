@@ -5,11 +5,12 @@ import { startProgress } from "../cli/progress.js";
 import { END_ID, PAD_ID, START_ID } from "../data/vocabulary.js";
 import type { CaptionDecoder, DecoderInputs } from "../decoders/types.js";
 import { CiderReward } from "../metrics/cider-reward.js";
+import { readFeatureBatch } from "../features/batch.js";
 import { captionFeatures, disposeInputs, featureBatch, tokenBatch } from "./batches.js";
 import { assignWeights, type EpochRecord, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import type { TrainConfig } from "./config.js";
 import { Adam, clipByGlobalNorm } from "./optimizer.js";
-import { deriveSeed, Rng, withSeededRandom } from "./rng.js";
+import { deriveSeed, Rng, withSeededRandom } from "../core/rng.js";
 import { computeGradients, disposeGradients, type Gradients } from "./step.js";
 import { decoderShapeOf, dropoutCounter, splitShards, type TrainData } from "./trainer.js";
 import { type DecodeWords, scoreImages } from "./validate.js";
@@ -221,15 +222,14 @@ export async function runScst(options: ScstOptions): Promise<ScstResult> {
       const samples = sampleCaptions(decoder, inputs, scst.maxLength, rng);
       let baselines: number[] | undefined;
       if (scst.baseline === "greedy") {
-        const imageInputs = featureBatch(
+        const imageBatch = readFeatureBatch(
           data.reader,
           images.map((image) => image.id),
         );
-        const greedy = options.decode(decoder, data.vocabulary, imageInputs, {
+        const greedy = options.decode(decoder, data.vocabulary, imageBatch, {
           beam: 1,
           maxLength: scst.maxLength,
         });
-        disposeInputs(imageInputs);
         baselines = images.map((image, i) => reward.score(image.id, greedy[i] ?? []));
       }
       disposeInputs(inputs);

@@ -17,7 +17,7 @@ import {
 import type { TrainConfig, TrainDecoderConfig } from "./config.js";
 import { curveSvg, writeCurvePng } from "./curve.js";
 import { Adam, clipByGlobalNorm, learningRateAt } from "./optimizer.js";
-import { deriveSeed, Rng, withSeededRandom } from "./rng.js";
+import { deriveSeed, Rng, withSeededRandom } from "../core/rng.js";
 import { computeGradients, disposeGradients, type Gradients } from "./step.js";
 import type { DecodeWords } from "./validate.js";
 import { scoreImages, validationLoss } from "./validate.js";

@@ -1,6 +1,7 @@
 import type { Vocabulary } from "../data/vocabulary.js";
-import type { CaptionDecoder, DecoderInputs } from "../decoders/types.js";
-import type { FeatureReader } from "../features/types.js";
+import type { CaptionDecoder } from "../decoders/types.js";
+import { readFeatureBatch } from "../features/batch.js";
+import type { FeatureBatch, FeatureReader } from "../features/types.js";
 import { bleu } from "../metrics/bleu.js";
 import { ciderD } from "../metrics/cider.js";
 import {
@@ -18,7 +19,7 @@ import { sumCrossEntropy } from "./loss.js";
 export type DecodeWords = (
   decoder: CaptionDecoder,
   vocabulary: Vocabulary,
-  inputs: DecoderInputs,
+  batch: FeatureBatch,
   options: { beam: number; maxLength: number },
 ) => string[][];
 
@@ -71,12 +72,11 @@ export function scoreImages(
   const references = new Map<string, string[]>();
   for (let start = 0; start < images.length; start += options.batchSize) {
     const chunk = images.slice(start, start + options.batchSize);
-    const inputs = featureBatch(
+    const batch = readFeatureBatch(
       reader,
       chunk.map((image) => image.id),
     );
-    const words = decode(decoder, vocabulary, inputs, options);
-    disposeInputs(inputs);
+    const words = decode(decoder, vocabulary, batch, options);
     chunk.forEach((image, row) => {
       captions.set(image.id, (words[row] ?? []).join(" "));
       references.set(

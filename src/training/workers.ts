@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startModuleWorker } from "../core/worker.js";
 import * as tf from "@tensorflow/tfjs";
 import type { CaptionDecoder } from "../decoders/types.js";
 import type { Gradients } from "./step.js";
@@ -35,15 +36,8 @@ export interface GradientWorkers {
   close(): Promise<void>;
 }
 
-/** Same bootstrap as features/pool.ts: compiled .js when present, else the .ts source through tsx. */
 function startWorker(workerData: WorkerInit): Worker {
-  const js = new URL("./gradient-worker.js", import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
-  const ts = new URL("./gradient-worker.ts", import.meta.url).href;
-  const tsxDist = path.dirname(createRequire(import.meta.url).resolve("tsx"));
-  const tsxApi = pathToFileURL(path.join(tsxDist, "esm", "api", "index.mjs")).href;
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => m.tsImport(${JSON.stringify(ts)}, ${JSON.stringify(ts)}));`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return startModuleWorker(new URL("./gradient-worker.js", import.meta.url), workerData);
 }
 
 export async function startGradientWorkers(threads: number, init: WorkerInit): Promise<GradientWorkers> {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { loadCaptioner } from "../../src/generation/captioner.js";
+import { loadCaptioner } from "../../src/captioner/captioner.js";
 
 /* The shipped default model, loaded by name resolution alone, captions real Flickr8k val photos. */
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

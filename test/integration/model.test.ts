@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadDataset } from "../../src/data/load.js";
 import { scoreCaptions } from "../../src/metrics/score.js";
-import { evaluateModel } from "../../src/training/evaluate.js";
+import { evaluateModel } from "../../src/evaluation/evaluate.js";
 
 /*
  * The shipped default model on Flickr8k val, encoded from the JPEGs (no feature cache), beam 3,

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SPECIAL_TOKENS } from "../../data/vocabulary.js";
 import { createDecoder } from "../../decoders/factory.js";
-import { saveModel } from "../../decoders/model-io.js";
+import { saveModel } from "../../model/single.js";
 import { mobilenetV2Mid } from "../../encoders/builtin.js";
 import { initBackend } from "../../tfjs/backend.js";
 

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { saveEnsembleModel } from "../../decoders/model-io.js";
+import { saveEnsemble } from "../../model/ensemble.js";
 
 interface EnsembleFlags {
   out: string;
@@ -34,7 +34,7 @@ export function register(program: Command): void {
         "caption, evaluate and serve take the folder like any model. Decoding costs the sum of the members.",
     )
     .action(async (models: string[], flags: EnsembleFlags) => {
-      await saveEnsembleModel(flags.out, models, {
+      await saveEnsemble(flags.out, models, {
         name: flags.name ?? path.basename(path.resolve(flags.out)),
         ...(flags.encoder ? { encoder: flags.encoder } : {}),
         ...(flags.mirror ? { mirror: true } : {}),

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { parseMetricList } from "../../metrics/score.js";
-import { evaluateModel } from "../../training/evaluate.js";
+import { evaluateModel } from "../../evaluation/evaluate.js";
 import { startProgress } from "../progress.js";
 
 interface EvaluateFlags {

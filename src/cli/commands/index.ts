@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import { loadFeatureCaptioner } from "../../search/caption-model.js";
+import { loadCaptioner } from "../../captioner/captioner.js";
 import { openDatabase } from "../../search/db/schema.js";
 import { PhotoStore } from "../../search/db/store.js";
 import { DefaultPipeline } from "../../search/default-pipeline.js";
@@ -32,7 +32,7 @@ export interface IndexCommandIo {
 
 export const defaultIndexIo: IndexCommandIo = {
   async createPipeline({ model, embeddingModel }) {
-    const captioner = await loadFeatureCaptioner(model);
+    const captioner = await loadCaptioner(model ? { modelDir: model } : {});
     return new DefaultPipeline(captioner, await loadEmbeddingWithId(embeddingModel));
   },
   stdout: (text) => process.stdout.write(text),

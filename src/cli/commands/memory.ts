@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { z } from "zod";
-import { DEFAULT_MEMORY_SETTINGS } from "../../generation/caption-memory.js";
-import { writeCaptionMemory } from "../../generation/memory-build.js";
+import { DEFAULT_MEMORY_SETTINGS } from "../../rerank/caption-memory.js";
+import { writeCaptionMemory } from "../../training/memory-build.js";
 import { parseFlags } from "../flags.js";
 import { type Progress, startProgress } from "../progress.js";
 import { addRerankOptions, rerankFlagFields } from "../rerank-flags.js";

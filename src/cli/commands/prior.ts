@@ -1,11 +1,10 @@
 import type { Command } from "commander";
 import { z } from "zod";
-import { loadModel } from "../../decoders/model-io.js";
-import { loadCaptionMemory } from "../../generation/memory-io.js";
-import { DEFAULT_PRIOR_SETTINGS } from "../../generation/ngram-prior.js";
-import { fitNgramPrior } from "../../generation/ngram-prior-fit.js";
-import { PRIOR_FILE, PRIOR_WEIGHTS_FILE, saveNgramPrior } from "../../generation/ngram-prior-io.js";
-import { initBackend } from "../../tfjs/backend.js";
+import { loadCaptionModel } from "../../model/load.js";
+import { loadCaptionMemory } from "../../rerank/memory-io.js";
+import { DEFAULT_PRIOR_SETTINGS } from "../../rerank/ngram-prior.js";
+import { fitNgramPrior } from "../../rerank/ngram-prior-fit.js";
+import { PRIOR_FILE, PRIOR_WEIGHTS_FILE, saveNgramPrior } from "../../rerank/ngram-prior-io.js";
 import { parseFlags } from "../flags.js";
 import { addRerankOptions, rerankFlagFields } from "../rerank-flags.js";
 
@@ -37,11 +36,9 @@ export function register(program: Command): void {
       const flags = parseFlags(flagsSchema, rawFlags);
       const started = performance.now();
       const loaded = await loadCaptionMemory(flags.memory);
-      await initBackend("wasm");
-      const model = await loadModel(flags.model);
-      const { name, encoder } = model.meta;
-      const weights = model.weightsDigest;
-      model.decoder.dispose();
+      const model = await loadCaptionModel(flags.model, { ranking: "none" });
+      const { name, encoder, weightsDigest: weights } = model.info;
+      model.dispose();
       if (loaded.model !== name || loaded.encoder !== encoder)
         throw new Error(
           `caption memory ${flags.memory} was built for model ${loaded.model} (${loaded.encoder}), not ${name} (${encoder}) in ${flags.model}`,

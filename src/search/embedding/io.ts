@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { decodeFloat16, encodeFloat16 } from "../float16.js";
+import { decodeFloat16, encodeFloat16 } from "../../core/float16.js";
 import { HUBNESS_BANK, JointEmbedding, type ParamMap } from "./model.js";
 import { TextFeaturizer } from "./text-features.js";
 

@@ -1,4 +1,4 @@
-import { mulberry32 } from "../../image/random.js";
+import { mulberry32 } from "../../core/rng.js";
 import { tf } from "../../tfjs/backend.js";
 import { evaluateSimilarity, type RetrievalScores } from "../retrieval-metrics.js";
 import { JointEmbedding, type JointEmbeddingConfig, prepareImageInput } from "./model.js";

@@ -1,15 +1,10 @@
+import { loadCaptioner } from "../captioner/captioner.js";
 import { loadDataset } from "../data/load.js";
-import { imageVectorRows } from "../decoders/image-vectors.js";
-import { loadModel } from "../decoders/model-io.js";
+import { readFeatureBatch } from "../features/batch.js";
+import { concatFeatureReaders } from "../features/concat-reader.js";
 import { openFeatureStore } from "../features/reader.js";
-import { captionFeatures } from "../generation/caption.js";
-import { loadCaptioner, loadReranking, type Reranking } from "../generation/captioner.js";
-import type { RankedProposal } from "../generation/rerank.js";
 import { type MetricFamily, type MetricScores, scoreCaptions } from "../metrics/score.js";
-import { initBackend } from "../tfjs/backend.js";
-import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
-import { disposeInputs, featureBatch } from "./batches.js";
-import { concatFeatureReaders } from "./feature-sources.js";
+import { type CaptionModelFolder, loadCaptionModel, rankingOf } from "../model/load.js";
 
 export interface EvaluateOptions {
   modelDir: string;
@@ -72,63 +67,39 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
   if (options.limit && options.limit > 0) images = images.slice(0, options.limit);
   if (images.length === 0) throw new Error(`split ${options.split} of ${options.dataset} has no images`);
   const captions = new Map<string, string>();
-  let modelName: string;
-  let encoderName: string;
+  const generate = { beam, alternatives: 0, noRepeatNgram: options.noRepeatNgram, alpha: options.alpha };
+  const progress = (done: number) => options.onProgress?.(Math.min(done, images.length), images.length);
+  let model: CaptionModelFolder;
   let mirror = false;
-  let reranking: Reranking = {};
   if (options.features && options.features.length > 0) {
-    await initBackend("wasm");
-    applyWasmKernelFixes();
-    const model = await loadModel(options.modelDir);
+    model = await loadCaptionModel(options.modelDir, { ranking: rankingOf(options) });
     const reader = concatFeatureReaders(options.features.map((dir) => openFeatureStore(dir)));
-    if (reader.encoder !== model.meta.encoder) {
-      reader.close();
-      model.decoder.dispose();
-      throw new Error(
-        `feature cache is from ${reader.encoder} but the model uses ${model.meta.encoder}: pass matching --features or drop it`,
-      );
-    }
-    if (options.mirror ?? model.meta.mirror) {
-      reader.close();
-      model.decoder.dispose();
-      throw new Error(
-        "this model captions each image with its mirror image (test-time mirroring), which a feature cache does not hold: drop --features, or pass --no-mirror to evaluate without mirroring",
-      );
-    }
     try {
-      reranking = await loadReranking(model, options.modelDir, options);
-    } catch (err) {
-      reader.close();
-      model.decoder.dispose();
-      throw err;
-    }
-    modelName = model.meta.name;
-    encoderName = model.meta.encoder;
-    for (let start = 0; start < images.length; start += batchSize) {
-      const chunk = images.slice(start, start + batchSize);
-      const inputs = featureBatch(
-        reader,
-        chunk.map((image) => image.id),
-      );
-      let rerank: ((image: number, proposals: RankedProposal[]) => number[]) | undefined;
-      const { ranker } = reranking;
-      if (ranker) {
-        const vectors = imageVectorRows(model.decoder, inputs);
-        rerank = (image, proposals) => ranker.rank(proposals, vectors[image] as Float32Array);
+      if (reader.encoder !== model.info.encoder)
+        throw new Error(
+          `feature cache is from ${reader.encoder} but the model uses ${model.info.encoder}: pass matching --features or drop it`,
+        );
+      if (options.mirror ?? model.meta.mirror)
+        throw new Error(
+          "this model captions each image with its mirror image (test-time mirroring), which a feature cache does not hold: drop --features, or pass --no-mirror to evaluate without mirroring",
+        );
+      for (let start = 0; start < images.length; start += batchSize) {
+        const chunk = images.slice(start, start + batchSize);
+        const batch = readFeatureBatch(
+          reader,
+          chunk.map((image) => image.id),
+        );
+        const results = model.caption([batch], generate);
+        for (const [i, image] of chunk.entries()) captions.set(image.id, results[i]!.caption);
+        progress(start + batchSize);
       }
-      const results = captionFeatures(model.decoder, model.vocabulary, inputs, {
-        beam,
-        alternatives: 0,
-        noRepeatNgram: options.noRepeatNgram,
-        alpha: options.alpha,
-        ...(rerank ? { rerank } : {}),
-      });
-      disposeInputs(inputs);
-      for (const [i, image] of chunk.entries()) captions.set(image.id, results[i]!.caption);
-      options.onProgress?.(Math.min(start + batchSize, images.length), images.length);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    } finally {
+      reader.close();
     }
-    reader.close();
-    model.decoder.dispose();
+    model.dispose();
   } else {
     const captioner = await loadCaptioner({
       modelDir: options.modelDir,
@@ -137,31 +108,29 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
       ...(options.memoryDir ? { memoryDir: options.memoryDir } : {}),
       ...(options.prior === undefined ? {} : { prior: options.prior }),
     });
-    modelName = captioner.modelName;
-    encoderName = captioner.encoder.name;
+    model = captioner.model;
     mirror = captioner.mirror;
-    reranking = captioner.reranking;
     for (let start = 0; start < images.length; start += batchSize) {
       const chunk = images.slice(start, start + batchSize);
       const results = await captioner.caption(
         chunk.map((image) => image.path),
-        { beam, alternatives: 0, noRepeatNgram: options.noRepeatNgram, alpha: options.alpha },
+        generate,
       );
       for (const [i, image] of chunk.entries()) captions.set(image.id, results[i]!.caption);
-      options.onProgress?.(Math.min(start + batchSize, images.length), images.length);
+      progress(start + batchSize);
     }
     captioner.dispose();
   }
   const references = new Map(images.map((image) => [image.id, image.captions]));
   const report = await scoreCaptions(captions, references, { metrics: options.metrics });
   return {
-    model: modelName,
-    encoder: encoderName,
+    model: model.info.name,
+    encoder: model.info.encoder,
     split: options.split,
     images: images.length,
     beam,
     mirror,
-    ...(reranking.label ? { reranking: reranking.label } : {}),
+    ...(model.reranking.label ? { reranking: model.reranking.label } : {}),
     metrics: report.corpus,
     captions,
     seconds: (performance.now() - started) / 1000,

@@ -1,7 +1,8 @@
 /**
- * IEEE 754 half precision for the feature store. Node 20 has no Float16Array, so conversion is by hand:
- * round-half-to-even like the hardware instruction, so a store written here matches one written by
- * numpy's astype(float16). Encoder activations are far inside the half range (|x| < 65504).
+ * IEEE 754 half precision, the one codec of every float16 file captionkit writes (feature store, model
+ * weights, caption memories, n-gram priors, search vectors). Node 20 has no Float16Array, so conversion
+ * is by hand: round-half-to-even like the hardware instruction, so a file written here matches numpy's
+ * astype(float16); subnormals, inf and NaN kept.
  */
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -63,5 +64,35 @@ export function decodeHalf(bytes: Uint8Array): Float32Array {
   const t = halfTable();
   const out = new Float32Array(bytes.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = t[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
+  return out;
+}
+
+/** float32 -> half bits, one per value (model weights, caption memories, n-gram priors). */
+export function float32ToFloat16(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = toHalfBits(values[i] as number);
+  return out;
+}
+
+/** Half bits -> float32. */
+export function float16ToFloat32(values: Uint16Array): Float32Array {
+  const t = halfTable();
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = t[values[i] as number] as number;
+  return out;
+}
+
+/** float32 values -> little-endian half bytes (the search index's vectors). */
+export function encodeFloat16(values: Float32Array): Buffer {
+  const out = Buffer.alloc(values.length * 2);
+  encodeHalf(values, out, 0);
+  return out;
+}
+
+/** Little-endian half bytes -> float32 (written into `out` when given). */
+export function decodeFloat16(bytes: Uint8Array, out?: Float32Array): Float32Array {
+  const values = decodeHalf(bytes);
+  if (!out) return values;
+  out.set(values);
   return out;
 }

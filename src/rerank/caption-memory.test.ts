@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { SCENE_CAPTIONS, words } from "../../test/fixtures/captions.js";
 import { normalizeParts } from "../features/normalize-parts.js";
-import { mulberry32 } from "../image/random.js";
+import { mulberry32 } from "../core/rng.js";
 import { ciderD } from "../metrics/cider.js";
 import { CaptionMemory, type CaptionMemoryData } from "./caption-memory.js";
 import { loadCaptionMemory, MEMORY_VECTORS_FILE, saveCaptionMemory } from "./memory-io.js";

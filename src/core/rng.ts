@@ -1,6 +1,8 @@
 /**
- * A small seeded PRNG (mulberry32) whose whole state is one uint32, so checkpoints can store it and a
- * resumed run draws exactly the numbers the uninterrupted run would have drawn.
+ * The one seeded PRNG (mulberry32), hand-written because Math.random cannot be seeded: its whole state
+ * is one uint32, so checkpoints can store it and a resumed run draws exactly the numbers the
+ * uninterrupted run would have drawn; weight initialisation, batch order, augmentation and the search
+ * embedding all draw from it (tiny, fast and well mixed; not for cryptography).
  */
 export class Rng {
   private s: number;
@@ -65,4 +67,10 @@ export function withSeededRandom<T>(rng: Rng, fn: () => T): T {
   } finally {
     Math.random = original;
   }
+}
+
+/** A mulberry32 stream as a function: uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.next();
 }

@@ -3,17 +3,15 @@ import path from "node:path";
 import { loadDataset } from "../data/load.js";
 import { ptbTokenize } from "../data/ptb-tokenizer.js";
 import type { CaptionedImage } from "../data/types.js";
-import { imageVectorParts, imageVectorRows } from "../decoders/image-vectors.js";
-import { loadModel } from "../decoders/model-io.js";
+import { imageVectorParts } from "../decoders/image-vectors.js";
+import { readFeatureBatch } from "../features/batch.js";
 import { normalizeParts } from "../features/normalize-parts.js";
 import { openFeatureStore } from "../features/reader.js";
-import { initBackend } from "../tfjs/backend.js";
-import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
-import { disposeInputs, featureBatch } from "../training/batches.js";
-import { concatFeatureReaders } from "../training/feature-sources.js";
-import { type CaptionMemoryData, DEFAULT_MEMORY_SETTINGS, type MemorySettings } from "./caption-memory.js";
-import { loadCaptioner } from "./captioner.js";
-import { type SaveMemoryOptions, saveCaptionMemory } from "./memory-io.js";
+import { concatFeatureReaders } from "../features/concat-reader.js";
+import { type CaptionMemoryData, DEFAULT_MEMORY_SETTINGS, type MemorySettings } from "../rerank/caption-memory.js";
+import { loadCaptioner } from "../captioner/captioner.js";
+import { loadCaptionModel } from "../model/load.js";
+import { type SaveMemoryOptions, saveCaptionMemory } from "../rerank/memory-io.js";
 import { PartialVectors } from "./memory-partial.js";
 
 export interface BuildMemoryOptions {
@@ -136,41 +134,36 @@ interface VectorSource {
 
 async function openVectorSource(options: BuildMemoryOptions, batchSize: number): Promise<VectorSource> {
   if (options.features && options.features.length > 0) {
-    await initBackend("wasm");
-    applyWasmKernelFixes();
-    const loaded = await loadModel(options.modelDir);
+    const model = await loadCaptionModel(options.modelDir, { ranking: "none" });
     const reader = concatFeatureReaders(options.features.map((dir) => openFeatureStore(dir)));
     const close = () => {
       reader.close();
-      loaded.decoder.dispose();
+      model.dispose();
     };
-    if (reader.encoder !== loaded.meta.encoder) {
+    if (reader.encoder !== model.info.encoder) {
       close();
       throw new Error(
-        `feature cache is from ${reader.encoder} but the model uses ${loaded.meta.encoder}: pass matching --features or drop it`,
+        `feature cache is from ${reader.encoder} but the model uses ${model.info.encoder}: pass matching --features or drop it`,
       );
     }
     return {
-      parts: imageVectorParts(loaded.decoder),
-      model: loaded.meta.name,
-      encoder: loaded.meta.encoder,
+      parts: imageVectorParts(model.loaded.decoder),
+      model: model.info.name,
+      encoder: model.info.encoder,
       async rows(images) {
-        const inputs = featureBatch(
-          reader,
-          images.map((image) => image.id),
+        return model.imageVectors(
+          readFeatureBatch(
+            reader,
+            images.map((image) => image.id),
+          ),
         );
-        try {
-          return imageVectorRows(loaded.decoder, inputs);
-        } finally {
-          disposeInputs(inputs);
-        }
       },
       close,
     };
   }
-  const captioner = await loadCaptioner({ modelDir: options.modelDir, batchSize, mirror: false });
+  const captioner = await loadCaptioner({ modelDir: options.modelDir, batchSize, mirror: false, prior: false });
   return {
-    parts: imageVectorParts(captioner.decoder),
+    parts: imageVectorParts(captioner.model.loaded.decoder),
     model: captioner.modelName,
     encoder: captioner.encoder.name,
     rows: (images) => captioner.imageVectors(images.map((image) => image.path)),

@@ -1,106 +1,24 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { z } from "zod";
-import { Vocabulary, type VocabularyJson } from "../data/vocabulary.js";
-import { type PreprocessSpec, preprocessSpecSchema } from "../image/preprocess.js";
-import { decoderConfigSchema, decoderShapeSchema } from "./config-schema.js";
+import { writeFileAtomic } from "../core/atomic.js";
+import { float16ToFloat32, float32ToFloat16 } from "../core/float16.js";
+import { Vocabulary } from "../data/vocabulary.js";
+import { createDecoder } from "../decoders/factory.js";
+import type { CaptionDecoder, DecoderConfig, DecoderShape } from "../decoders/types.js";
 import {
-  ENSEMBLE_FORMAT,
-  type EnsembleFile,
-  type EnsembleMeta,
-  loadEnsemble,
-  saveEnsemble,
-} from "./ensemble-io.js";
-import { createDecoder } from "./factory.js";
-import { float16ToFloat32, float32ToFloat16 } from "./float16.js";
-import type { CaptionDecoder, DecoderConfig, DecoderShape } from "./types.js";
-
-export const MODEL_FORMAT = "captionkit-model";
-export const MODEL_VERSION = 1;
-export const MODEL_FILE = "model.json";
-export const WEIGHTS_FILE = "weights.bin";
-
-export type WeightsDtype = "float16" | "float32";
-
-const weightEntrySchema = z
-  .object({
-    name: z.string().min(1),
-    shape: z.array(z.number().int().min(0)),
-    /** "variable": trainable weight; "buffer": non-trainable state (batch-norm statistics). */
-    kind: z.enum(["variable", "buffer"]),
-    /** Byte offset in weights.bin. */
-    offset: z.number().int().min(0),
-  })
-  .strict();
-
-const vocabularySchema = z
-  .object({ tokens: z.array(z.string()).min(4), minCount: z.number(), maxLength: z.number() })
-  .strict();
-
-export const modelFileSchema = z
-  .object({
-    format: z.literal(MODEL_FORMAT),
-    version: z.literal(MODEL_VERSION),
-    name: z.string().min(1),
-    /** Encoder registry name (src/encoders createEncoder). */
-    encoder: z.string().min(1),
-    decoder: decoderConfigSchema,
-    shape: decoderShapeSchema,
-    vocabulary: vocabularySchema,
-    preprocessing: preprocessSpecSchema,
-    weights: z
-      .object({
-        file: z.string().min(1),
-        dtype: z.enum(["float16", "float32"]),
-        byteLength: z.number().int().min(0),
-        sha256: z.string().regex(/^[0-9a-f]{64}$/),
-        entries: z.array(weightEntrySchema),
-      })
-      .strict(),
-    /** Caption every image and its mirror image together by default (test-time mirroring). */
-    mirror: z.boolean().default(false),
-    /** Free-form: the metrics the model reached (e.g. val BLEU-4, CIDEr-D at beam 1 and 3). */
-    metrics: z.record(z.string(), z.unknown()).default({}),
-    /** Free-form: how it was trained (config, time, tokens/s, ...). */
-    training: z.record(z.string(), z.unknown()).default({}),
-  })
-  .strict();
-
-export type ModelFile = z.output<typeof modelFileSchema>;
-
-/** Everything about a model besides its weights. */
-export interface ModelMeta {
-  name: string;
-  encoder: string;
-  vocabulary: VocabularyJson;
-  preprocessing: PreprocessSpec;
-  /**
-   * Whether the captioner, by default, averages the model over each image and its mirror image
-   * (test-time mirroring: twice the encoder and decoder work for a measured quality gain).
-   */
-  mirror?: boolean;
-  metrics?: Record<string, unknown>;
-  training?: Record<string, unknown>;
-}
-
-export interface SaveModelOptions {
-  /** On-disk precision of weights.bin. Default float16 (half the size; decoding results barely move). */
-  dtype?: WeightsDtype;
-}
-
-export interface LoadedModel {
-  /** One decoder, or an EnsembleDecoder for an ensemble folder (src/decoders/ensemble-io.ts). */
-  decoder: CaptionDecoder;
-  vocabulary: Vocabulary;
-  meta: ModelMeta;
-  /**
-   * sha256 of weights.bin (of an ensemble: of its members' digests): what a model's n-gram prior is
-   * checked against, so that a prior never outlives the weights it was fitted to.
-   */
-  weightsDigest: string;
-}
+  type LoadedModel,
+  MODEL_FILE,
+  MODEL_FORMAT,
+  MODEL_VERSION,
+  type ModelFile,
+  type ModelMeta,
+  modelFileSchema,
+  type SaveModelOptions,
+  WEIGHTS_FILE,
+  type WeightsDtype,
+} from "./format.js";
 
 /**
  * Writes `model.json` and `weights.bin` into dir (created if needed); other files in dir (MODEL_CARD.md,
@@ -158,18 +76,12 @@ export async function saveModel(
   };
   modelFileSchema.parse(file); // never write a file loadModel would reject
   await mkdir(dir, { recursive: true });
-  await writeAtomic(path.join(dir, WEIGHTS_FILE), weights);
-  await writeAtomic(path.join(dir, MODEL_FILE), `${JSON.stringify(file, null, 2)}\n`);
+  await writeFileAtomic(path.join(dir, WEIGHTS_FILE), weights);
+  await writeFileAtomic(path.join(dir, MODEL_FILE), `${JSON.stringify(file, null, 2)}\n`);
   return file;
 }
 
-async function writeAtomic(target: string, data: Uint8Array | string): Promise<void> {
-  const temp = `${target}.tmp-${process.pid}-${Date.now()}`;
-  await writeFile(temp, data, { flush: true });
-  await rename(temp, target);
-}
-
-async function readModelJson(dir: string): Promise<unknown> {
+export async function readModelJson(dir: string): Promise<unknown> {
   const file = path.join(dir, MODEL_FILE);
   let text: string;
   try {
@@ -203,30 +115,8 @@ export async function readModelFile(dir: string): Promise<ModelFile> {
   return parseModelFile(dir, await readModelJson(dir));
 }
 
-/**
- * Loads a model folder written by saveModel (decoder with its weights, vocabulary and metadata), or an
- * ensemble folder written by saveEnsemble (its members' decoders averaged).
- */
-export async function loadModel(dir: string): Promise<LoadedModel> {
-  const json = await readModelJson(dir);
-  const format = (json as { format?: unknown } | null)?.format;
-  if (format === ENSEMBLE_FORMAT) return loadEnsemble(dir, json, loadSingleModel);
-  return loadSingleModel(dir, json);
-}
-
-/**
- * Writes an ensemble folder from two or more model folders trained on one vocabulary: members are
- * copied in, and loadModel then averages their next-word probabilities (src/decoders/ensemble.ts).
- */
-export function saveEnsembleModel(
-  dir: string,
-  memberDirs: readonly string[],
-  meta: EnsembleMeta,
-): Promise<EnsembleFile> {
-  return saveEnsemble(dir, memberDirs, meta, readModelFile);
-}
-
-async function loadSingleModel(dir: string, json?: unknown): Promise<LoadedModel & { file: ModelFile }> {
+/** Loads a single model folder written by saveModel. */
+export async function loadSingleModel(dir: string, json?: unknown): Promise<LoadedModel & { file: ModelFile }> {
   const file = parseModelFile(dir, json ?? (await readModelJson(dir)));
   const weightsPath = path.join(dir, file.weights.file);
   const bytes = await readFile(weightsPath).catch((err: NodeJS.ErrnoException) => {

@@ -6,7 +6,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SPECIAL_TOKENS } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
-import { type ModelMeta, saveModel } from "../decoders/model-io.js";
+import { type ModelMeta, saveModel } from "../model/single.js";
 import type { DecoderConfig } from "../decoders/types.js";
 import type { EncodedBatch, Encoder } from "../encoders/types.js";
 import { initBackend, tf } from "../tfjs/backend.js";

@@ -1,6 +1,6 @@
 import { appendFile, readFile, rm, truncate } from "node:fs/promises";
 import path from "node:path";
-import { writeFileAtomic } from "../features/atomic.js";
+import { writeFileAtomic } from "../core/atomic.js";
 
 const STATE_FILE = "memory.partial.json";
 const ROWS_FILE = "memory.partial.f32";

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { SCENE_CAPTIONS, words } from "../../test/fixtures/captions.js";
 import { normalizeParts } from "../features/normalize-parts.js";
-import { mulberry32 } from "../image/random.js";
+import { mulberry32 } from "../core/rng.js";
 import { ciderD } from "../metrics/cider.js";
 import { NgramPrior, type NgramPriorData, type PriorPrediction } from "./ngram-prior.js";
 import { fitNgramPrior, type PriorTrainingSet } from "./ngram-prior-fit.js";
