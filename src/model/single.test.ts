@@ -4,10 +4,12 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SPECIAL_TOKENS } from "../data/vocabulary.js";
 import { initBackend, tf } from "../tfjs/backend.js";
-import { createDecoder } from "./factory.js";
-import { float16ToFloat32, float32ToFloat16 } from "./float16.js";
-import { loadModel, type ModelMeta, readModelFile, saveModel } from "./model-io.js";
-import type { DecoderConfig, DecoderShape } from "./types.js";
+import { createDecoder } from "../decoders/factory.js";
+import { float16ToFloat32, float32ToFloat16 } from "../core/float16.js";
+import type { ModelMeta } from "./format.js";
+import { loadModel } from "./load.js";
+import { readModelFile, saveModel } from "./single.js";
+import type { DecoderConfig, DecoderShape } from "../decoders/types.js";
 
 const shape: DecoderShape = { vocabSize: 10, regions: 4, featureDim: 6, pooledDim: 5 };
 const meta: ModelMeta = {

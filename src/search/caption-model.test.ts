@@ -5,7 +5,8 @@ import { Vocabulary } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
 import { saveModel } from "../model/single.js";
 import { initBackend } from "../tfjs/backend.js";
-import { type FeatureCaptioner, loadFeatureCaptioner } from "./caption-model.js";
+import { loadCaptionModel } from "../model/load.js";
+import { loadCaptionScorer, storedFeatureBatch } from "./caption-model.js";
 import { openDatabase } from "./db/schema.js";
 import { PhotoStore } from "./db/store.js";
 import { indexFolder } from "./indexer.js";
@@ -14,7 +15,7 @@ import type { ImageFeatures } from "./pipeline.js";
 import { COLOURS, ColourPipeline, tempDir, writeColourImage } from "./test-fixtures.js";
 
 /** A random 8-unit attention decoder over the colour fixture's 4 x 3 grids: wiring, not quality. */
-async function tinyCaptioner(dir: string): Promise<FeatureCaptioner> {
+async function tinyCaptioner(dir: string) {
   const vocabulary = Vocabulary.build([["a", "red", "green", "blue", "yellow", "square"]], { minCount: 1 });
   const decoder = createDecoder(
     { kind: "show-attend-tell", embedDim: 8, hiddenDim: 8, attentionDim: 8, dropout: 0 },
@@ -28,7 +29,7 @@ async function tinyCaptioner(dir: string): Promise<FeatureCaptioner> {
     preprocessing: { size: 32, normalization: { mean: [0, 0, 0], std: [1, 1, 1] }, fit: "fill" },
   });
   decoder.dispose();
-  return loadFeatureCaptioner(dir);
+  return { scorer: await loadCaptionScorer(dir), model: await loadCaptionModel(dir) };
 }
 
 describe("caption model for the index and generative ranking", () => {
@@ -40,7 +41,7 @@ describe("caption model for the index and generative ranking", () => {
     const dir = await tempDir();
     for (const [name, rgb] of Object.entries(COLOURS))
       await writeColourImage(path.join(dir, `${name}.png`), rgb);
-    const captioner = await tinyCaptioner(path.join(dir, "model"));
+    const { scorer: captioner, model } = await tinyCaptioner(path.join(dir, "model"));
     const pipeline = new ColourPipeline();
     const [processed] = await pipeline.process([
       {
@@ -49,7 +50,7 @@ describe("caption model for the index and generative ranking", () => {
       },
     ]);
     const features = (processed as { features: ImageFeatures[] }).features;
-    const [caption] = await captioner.caption(features);
+    const [caption] = model.caption([storedFeatureBatch(features, model.runtime.shape)]);
     expect(caption!.caption).toMatch(/^[A-Z].*\.$/);
     expect(caption!.confidence).toBeGreaterThan(0);
 

@@ -2,8 +2,11 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Encoder } from "../encoders/types.js";
-import type { CaptionResult } from "../generation/types.js";
-import type { FeatureCaptioner } from "./caption-model.js";
+import { type ImageCaptioner, loadCaptioner } from "../captioner/captioner.js";
+import { Vocabulary } from "../data/vocabulary.js";
+import { createDecoder } from "../decoders/factory.js";
+import { saveModel } from "../model/single.js";
+import { initBackend } from "../tfjs/backend.js";
 import { DefaultPipeline } from "./default-pipeline.js";
 import { JointEmbedding } from "./embedding/model.js";
 import { TextFeaturizer } from "./embedding/text-features.js";
@@ -29,30 +32,32 @@ function fakeEncoder(name: string, channels: number, value: number, inputSize = 
   };
 }
 
-/** A captioner that captions everything "A thing." and records the features it was given. */
-function fakeCaptioner(dir: string, encoder: string, channels: number, seen: ImageFeatures[][] = []) {
-  return {
-    name: "fake",
-    dir,
-    encoder,
-    shape: { regions: 4, featureDim: channels, pooledDim: channels },
-    async caption(features: readonly ImageFeatures[]): Promise<CaptionResult[]> {
-      seen.push([...features]);
-      return features.map(() => ({ caption: "A thing.", confidence: 0.5, alternatives: [], tokens: [] }));
-    },
-    async score() {
-      return [];
-    },
-    dispose() {},
-  } satisfies FeatureCaptioner;
+/** A real image captioner: a tiny random decoder saved for `encoder`, fed by that fake encoder. */
+async function tinyCaptioner(dir: string, encoder: Encoder, mirror = false): Promise<ImageCaptioner> {
+  await initBackend("wasm");
+  const [h, w, channels] = encoder.gridShape;
+  const vocabulary = Vocabulary.build([["a", "thing", "red"]], { minCount: 1 });
+  const decoder = createDecoder(
+    { kind: "show-attend-tell", embedDim: 4, hiddenDim: 4, attentionDim: 4, dropout: 0 },
+    { vocabSize: vocabulary.size, regions: h * w, featureDim: channels, pooledDim: encoder.pooledSize },
+    3,
+  );
+  const modelDir = path.join(dir, `model-${encoder.name}`);
+  await saveModel(modelDir, decoder, {
+    name: "tiny",
+    encoder: encoder.name,
+    vocabulary: vocabulary.toJSON(),
+    preprocessing: { size: encoder.inputSize, normalization: encoder.normalization, fit: "fill" },
+  });
+  decoder.dispose();
+  return loadCaptioner({ modelDir, encoder, mirror });
 }
 
 describe("DefaultPipeline", () => {
-  it("runs each encoder part once and assembles joined features for the captioner and the embedding", async () => {
+  it("captions exactly as the image captioner does and runs each embedding encoder part once", async () => {
     const dir = await tempDir();
     await writeColourImage(path.join(dir, "red.png"), COLOURS.red!);
-    const seen: ImageFeatures[][] = [];
-    const captioner = fakeCaptioner(dir, "a+b", 3, seen);
+    const captioner = await tinyCaptioner(dir, fakeEncoder("cap", 3, 1), true);
     const model = JointEmbedding.init(
       { encoder: "a+b+c", imageParts: [1, 2, 4], imageHidden: [], wordDim: 2, textHidden: [], jointDim: 2 },
       new TextFeaturizer({ terms: ["thing"] }),
@@ -71,31 +76,30 @@ describe("DefaultPipeline", () => {
     expect(created).toEqual(["a", "b", "c"]);
     expect(broken).toBeInstanceOf(Error);
     const processed = result as { caption: string; features: ImageFeatures[] };
-    expect(processed.caption).toBe("A thing.");
+    const [direct] = await captioner.caption([bytes], { beam: 3 });
+    expect(processed.caption).toBe(direct!.caption);
     const [forCaption, forEmbedding] = processed.features;
-    expect(forCaption!.encoder).toBe("a+b");
-    expect([...forCaption!.pooled]).toEqual([1, 2, 2]);
-    // region 1 of the joined grid: a's channel then b's two channels, each with its region offset
-    expect([...forCaption!.grid!.subarray(3, 6)].map((v) => Math.round(v * 10) / 10)).toEqual([
-      1.1, 2.1, 2.1,
-    ]);
-    expect(seen[0]).toHaveLength(1);
+    expect(forCaption!.encoder).toBe("cap");
+    expect([...forCaption!.pooled]).toEqual([1, 1, 1]);
+    // region 1 of the plain view's grid: every channel carries the region offset
+    expect([...forCaption!.grid!.subarray(3, 6)].map((v) => Math.round(v * 10) / 10)).toEqual([1.1, 1.1, 1.1]);
     expect(forEmbedding!.encoder).toBe("a+b+c");
     expect(forEmbedding!.grid).toBeUndefined();
     expect([...forEmbedding!.pooled]).toEqual([1, 2, 2, 3, 3, 3, 3]);
     expect(pipeline.embed(processed.features)).toHaveLength(model.searchDim);
+    pipeline.dispose();
   });
 
   it("decodes at each encoder's own input size when the caption and embedding encoders differ", async () => {
     const dir = await tempDir();
     await writeColourImage(path.join(dir, "red.png"), COLOURS.red!);
-    const captioner = fakeCaptioner(dir, "big", 2);
+    const captioner = await tinyCaptioner(dir, fakeEncoder("big", 2, 5, 16));
     const model = JointEmbedding.init(
       { encoder: "small", imageParts: [1], imageHidden: [], wordDim: 2, textHidden: [], jointDim: 2 },
       new TextFeaturizer({ terms: ["thing"] }),
     );
     const pipeline = new DefaultPipeline(captioner, { model, id: "m@1", dir }, async (name) =>
-      name === "big" ? fakeEncoder(name, 2, 5, 16) : fakeEncoder(name, 1, 7, 8),
+      fakeEncoder(name, 1, 7, 8),
     );
     const bytes = await readFile(path.join(dir, "red.png"));
     const [result] = await pipeline.process([{ path: "red.png", bytes }]);
@@ -104,5 +108,6 @@ describe("DefaultPipeline", () => {
       ["big", [5, 5]],
       ["small", [7]],
     ]);
+    pipeline.dispose();
   });
 });

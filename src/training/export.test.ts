@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SPECIAL_TOKENS, Vocabulary } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
-import { loadModel } from "../model/single.js";
+import { loadModel } from "../model/load.js";
 import { extractFeatures } from "../features/extract.js";
 import { openFeatureStore } from "../features/reader.js";
 import { featureFixture } from "../features/test-utils/fixtures.js";

@@ -7,7 +7,7 @@ import { createDecoder } from "../decoders/factory.js";
 import { bleu } from "../metrics/bleu.js";
 import { initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
-import { disposeInputs, featureBatch } from "./batches.js";
+import { readFeatureBatch } from "../features/batch.js";
 import { mergeTrainConfig } from "./config.js";
 import { decodeWords } from "./run.js";
 import { trainCrossEntropy } from "./trainer.js";
@@ -44,12 +44,11 @@ describe("learning on synthetic shapes", () => {
     });
     const seconds = (Date.now() - started) / 1000;
 
-    const inputs = featureBatch(
+    const batch = readFeatureBatch(
       reader,
       test.map((image) => image.id),
     );
-    const generated = decodeWords(result.decoder, vocabulary, inputs, { beam: 1, maxLength: 12 });
-    disposeInputs(inputs);
+    const generated = decodeWords(result.decoder, vocabulary, batch, { beam: 1, maxLength: 12 });
     const candidates = new Map(test.map((image, i) => [image.id, generated[i]!.join(" ")]));
     const references = new Map(test.map((image) => [image.id, image.captions]));
     const score = bleu(candidates, references).corpus[3]!;
