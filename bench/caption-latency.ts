@@ -16,16 +16,16 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
-import { SPECIAL_TOKENS } from "../src/data/vocabulary.js";
-import { createDecoder } from "../src/decoders/factory.js";
-import { saveModel } from "../src/model/single.js";
-import type { DecoderConfig } from "../src/decoders/types.js";
-import { createEncoder } from "../src/encoders/registry.js";
 import { loadCaptioner } from "../src/captioner/captioner.js";
 import { defaultModelDir, packageRoot } from "../src/core/paths.js";
-import { preprocessBatch } from "../src/image/preprocess.js";
+import { SPECIAL_TOKENS } from "../src/data/vocabulary.js";
+import { createDecoder } from "../src/decoders/factory.js";
 import { selectRows } from "../src/decoders/runtime.js";
-import { initBackend } from "../src/tfjs/backend.js";
+import type { DecoderConfig } from "../src/decoders/types.js";
+import { createEncoder } from "../src/encoders/registry.js";
+import { preprocessBatch } from "../src/image/preprocess.js";
+import { saveModel } from "../src/model/single.js";
+import { initTfjs } from "../src/tfjs/init.js";
 
 const { values } = parseArgs({
   options: {
@@ -45,7 +45,7 @@ function percentile(xs: number[], p: number): number {
 }
 
 async function randomModel(): Promise<string> {
-  await initBackend("wasm");
+  await initTfjs();
   const dir = mkdtempSync(path.join(os.tmpdir(), "captionkit-bench-model-"));
   const encoder = await createEncoder("mobilenet_v2_mid");
   const words = Array.from({ length: 2533 - SPECIAL_TOKENS.length }, (_, i) => `w${i}`);
@@ -142,7 +142,7 @@ console.log(
 console.log(`example: ${results[0]?.caption} (confidence ${results[0]?.confidence.toFixed(2)})`);
 
 // 3. greedy decoding alone (features computed once), batch 1 and 32, vs the PyTorch reference
-const prepared = await preprocessBatch(batch, {
+const _prepared = await preprocessBatch(batch, {
   size: captioner.preprocessing.size,
   normalization: captioner.preprocessing.normalization,
   fit: captioner.preprocessing.fit,

@@ -9,12 +9,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { encodeFloat16 } from "../src/core/float16.js";
 import { mulberry32 } from "../src/core/rng.js";
 import { type CaptionModelFolder, loadCaptionModel } from "../src/model/load.js";
 import { loadCaptionScorer } from "../src/search/caption-model.js";
 import { openDatabase } from "../src/search/db/schema.js";
 import { PhotoStore } from "../src/search/db/store.js";
-import { encodeFloat16 } from "../src/core/float16.js";
 import { DEFAULT_EMBEDDING_DIR, loadEmbeddingWithId } from "../src/search/models.js";
 import { openPhotoSearch } from "../src/search/photo-search.js";
 import { quantizeRows } from "../src/search/quantize.js";
@@ -98,7 +98,11 @@ store.db.transaction(() => {
     const v = embedding.model.queryVector(caption)!.map((x) => x + (random() - 0.5) * 0.1);
     store.putEmbedding(id, embedding.id, encodeFloat16(v));
     if (captioner && gridBlob) {
-      store.putFeatures(id, { encoder: captioner.info.encoder, pooled: gridBlob.pooled, grid: gridBlob.grid });
+      store.putFeatures(id, {
+        encoder: captioner.info.encoder,
+        pooled: gridBlob.pooled,
+        grid: gridBlob.grid,
+      });
     }
   }
   store.setMeta("embedding_model_dir", embedding.dir);

@@ -19,7 +19,7 @@ import {
   trainJointEmbedding,
 } from "../src/search/embedding/train.js";
 import type { RetrievalScores } from "../src/search/retrieval-metrics.js";
-import { initBackend } from "../src/tfjs/backend.js";
+import { initTfjs } from "../src/tfjs/init.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -51,7 +51,7 @@ const { values: args } = parseArgs({
 const widths = (text: string) => (text ? text.split(",").map(Number) : []);
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
-await initBackend("wasm");
+await initTfjs();
 const trainSet = await loadDataset(args.dataset, { split: "train", checkImages: false });
 const valSet = await loadDataset(args.dataset, { split: "val", checkImages: false });
 const t0 = Date.now();

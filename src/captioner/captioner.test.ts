@@ -4,14 +4,14 @@ import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultModelDir, packageRoot } from "../core/paths.js";
 import { SPECIAL_TOKENS } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
-import type { ModelMeta } from "../model/format.js";
-import { saveModel } from "../model/single.js";
 import type { DecoderConfig } from "../decoders/types.js";
 import type { EncodedBatch, Encoder } from "../encoders/types.js";
+import type { ModelMeta } from "../model/format.js";
+import { saveModel } from "../model/single.js";
 import { initBackend, tf } from "../tfjs/backend.js";
-import { defaultModelDir, packageRoot } from "../core/paths.js";
 import { loadCaptioner } from "./captioner.js";
 
 /** A fast stand-in encoder: 2x2 grid of region colour means, pooled = the whole-image mean. */

@@ -219,7 +219,11 @@ export class ImageCaptioner implements Captioner {
         const from = (rows[0]! + r) * pooledWidth;
         pooled.set(encoded.pooled.subarray(from, from + pooledDim), r * pooledDim);
       }
-      return { count: ok.length, grid: encoded.grid.subarray(rows[0]! * gridWidth, rows[1]! * gridWidth), pooled };
+      return {
+        count: ok.length,
+        grid: encoded.grid.subarray(rows[0]! * gridWidth, rows[1]! * gridWidth),
+        pooled,
+      };
     });
     return { errors: prepared.errors, views };
   }

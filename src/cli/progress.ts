@@ -1,9 +1,8 @@
 import { SingleBar } from "cli-progress";
 
-export interface Progress {
-  increment(by?: number, payload?: Record<string, string | number>): void;
-  stop(): void;
-}
+import type { Progress } from "../core/progress.js";
+
+export type { Progress };
 
 /**
  * A progress bar with rate and ETA on stderr, so stdout stays clean for results. Silent when stderr is

@@ -1,5 +1,7 @@
 // Caption decoders: the small CaptionDecoder contract, its implementations, and the runtimes that run
 // a decoder for generation (tfjs here; onnxruntime in ./onnx).
+
+export { CenterNetTail } from "./centernet-tail.js";
 export {
   decoderConfigSchema,
   decoderShapeSchema,
@@ -7,7 +9,6 @@ export {
   showAttendTellSchema,
   transformerSchema,
 } from "./config.js";
-export { CenterNetTail } from "./centernet-tail.js";
 export { EnsembleDecoder } from "./ensemble.js";
 export { createDecoder } from "./factory.js";
 export { HeadedDecoder } from "./headed-decoder.js";

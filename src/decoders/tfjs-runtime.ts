@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { END_ID, START_ID } from "../data/vocabulary.js";
+import { imageVectors } from "./image-vectors.js";
 import {
   checkBatch,
   type DecoderRuntime,
@@ -8,7 +9,6 @@ import {
   type StepOutput,
   type StepSession,
 } from "./runtime.js";
-import { imageVectors } from "./image-vectors.js";
 import type { CaptionDecoder, DecoderInputs, DecoderState } from "./types.js";
 
 /** A batch's features as the decoder's input tensors (the caller disposes them). */
@@ -91,7 +91,11 @@ export class TfjsRuntime implements DecoderRuntime {
       const scores = tf.tidy(() => {
         const tokens = tf.tensor2d(input, [count, steps], "int32");
         const targets = tf.tensor2d(target, [count, steps], "int32");
-        const { logits } = this.decoder.forward(toDecoderInputs(chunkBatch, this.decoder.shape), tokens, false);
+        const { logits } = this.decoder.forward(
+          toDecoderInputs(chunkBatch, this.decoder.shape),
+          tokens,
+          false,
+        );
         const logProbs = tf.logSoftmax(logits); // [count, steps, vocab]
         const picked = tf.sum(tf.mul(logProbs, tf.oneHot(targets, vocabSize).toFloat()), -1); // [count, steps]
         const mask = tf.cast(tf.notEqual(targets, 0), "float32"); // [count, steps]

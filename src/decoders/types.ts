@@ -86,4 +86,3 @@ export interface ImageVectorSource {
 export function hasImageVectors(decoder: CaptionDecoder): decoder is CaptionDecoder & ImageVectorSource {
   return typeof (decoder as Partial<ImageVectorSource>).imageVectors === "function";
 }
-

@@ -1,5 +1,6 @@
 import { preprocessImage } from "../image/preprocess.js";
-import { initBackend, tf } from "../tfjs/backend.js";
+import { tf } from "../tfjs/backend.js";
+import { initTfjs } from "../tfjs/init.js";
 import { loadGraphModelFromFile, resolvePackageFile } from "./model-loader.js";
 import type { Normalization } from "./types.js";
 
@@ -47,7 +48,7 @@ export class ObjectTagger {
   private constructor(private model: tf.GraphModel | undefined) {}
 
   static async create(): Promise<ObjectTagger> {
-    await initBackend();
+    await initTfjs();
     return new ObjectTagger(
       await loadGraphModelFromFile(resolvePackageFile("@vladmandic/human", "models/centernet.json")),
     );

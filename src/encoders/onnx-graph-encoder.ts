@@ -1,5 +1,5 @@
 import * as ort from "onnxruntime-node";
-import { initBackend } from "../tfjs/backend.js";
+import { initTfjs } from "../tfjs/init.js";
 import { blockMeanNhwc } from "./grid-pool.js";
 import { isKerasModel, kerasToOnnx } from "./keras-to-onnx.js";
 import { spatialMean } from "./onnx-encoder.js";
@@ -65,7 +65,7 @@ export class OnnxGraphEncoder extends GraphSpecEncoder implements SharedRunEncod
       }
     }
     // the converter decodes the (quantized) weights through tfjs
-    await initBackend();
+    await initTfjs();
     const outputs = [...new Set(specs.flatMap(fetchesOf))];
     const artifacts = await first.artifacts();
     const model = isKerasModel(artifacts)

@@ -1,4 +1,5 @@
-import { initBackend, tf } from "../tfjs/backend.js";
+import { tf } from "../tfjs/backend.js";
+import { initTfjs } from "../tfjs/init.js";
 import { isKerasModel } from "./keras-to-onnx.js";
 import type { EncodedBatch, Encoder, Normalization } from "./types.js";
 
@@ -80,7 +81,7 @@ export class TfjsGraphEncoder extends GraphSpecEncoder implements Encoder {
   }
 
   static async create(spec: TfjsEncoderSpec): Promise<TfjsGraphEncoder> {
-    await initBackend();
+    await initTfjs();
     const artifacts = await spec.artifacts();
     const outputs = spec.pooledNode ? [spec.gridNode, spec.pooledNode] : [spec.gridNode];
     const runner = isKerasModel(artifacts)

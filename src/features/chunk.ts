@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
+import { writeFileAtomic } from "../core/atomic.js";
+import { encodeHalf } from "../core/float16.js";
 import type { Encoder } from "../encoders/types.js";
 import {
   type AugmentParams,
@@ -8,8 +10,6 @@ import {
   preprocessBatch,
   sampleAugmentParams,
 } from "../image/index.js";
-import { writeFileAtomic } from "../core/atomic.js";
-import { encodeHalf } from "../core/float16.js";
 import {
   bytesPerValue,
   type ChunkIndex,

@@ -1,9 +1,9 @@
 import { mkdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { removeStaleTemps, writeFileAtomic } from "../core/atomic.js";
 import { createEncoder, type EncoderRuntime } from "../encoders/registry.js";
 import { DEFAULT_FIT } from "../image/index.js";
-import { removeStaleTemps, writeFileAtomic } from "../core/atomic.js";
 import { chunkImages, type ImageRef } from "./chunk.js";
 import { readChunkIndex } from "./chunk-index.js";
 import {

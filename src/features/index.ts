@@ -1,5 +1,5 @@
-export { type ImageRef, viewAugment } from "./chunk.js";
 export { readerShape, readFeatureBatch } from "./batch.js";
+export { type ImageRef, viewAugment } from "./chunk.js";
 export { ConcatFeatureReader, concatFeatureReaders, memoryFeatureReader } from "./concat-reader.js";
 export {
   DEFAULT_EXTRACT_WORKERS,

@@ -1,7 +1,3 @@
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Worker } from "node:worker_threads";
 import { startModuleWorker } from "../core/worker.js";
 import { createEncoder, type EncoderRuntime } from "../encoders/registry.js";

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import path from "node:path";
-import { readChunkIndexSync } from "./chunk-index.js";
 import { decodeHalf } from "../core/float16.js";
+import { readChunkIndexSync } from "./chunk-index.js";
 import {
   bytesPerValue,
   chunkBinFile,

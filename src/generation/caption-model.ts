@@ -87,7 +87,10 @@ export class CaptionModel {
     return hypotheses.map((list, image) => {
       let ranked = list.filter((h) => !hasUnk(h));
       if (ranker && ranked.length > 1) {
-        const proposals = ranked.map((h) => ({ words: this.vocabulary.decode(h.tokens), logProb: h.logProb }));
+        const proposals = ranked.map((h) => ({
+          words: this.vocabulary.decode(h.tokens),
+          logProb: h.logProb,
+        }));
         ranked = ranker.rank(proposals, vectors[image] as Float32Array).map((i) => ranked[i] as Hypothesis);
       }
       return toResult(ranked, this.vocabulary, alternatives, beam, grid);

@@ -7,6 +7,7 @@ export {
   type Reranking,
 } from "./caption-model.js";
 export { confidenceOf, formatCaption } from "./format.js";
+export { sampleCaptions } from "./sample.js";
 export { type BeamSearchOptions, beamSearch, greedySearch, type Hypothesis } from "./search.js";
 export {
   type CaptionAlternative,

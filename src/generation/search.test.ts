@@ -2,6 +2,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { END_ID, SPECIAL_TOKENS, START_ID, UNK_ID, Vocabulary } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
 import { ParamInit } from "../decoders/params.js";
+import type { FeatureBatch } from "../decoders/runtime.js";
+import { TfjsRuntime } from "../decoders/tfjs-runtime.js";
 import type {
   CaptionDecoder,
   DecoderConfig,
@@ -12,8 +14,6 @@ import type {
 } from "../decoders/types.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
-import type { FeatureBatch } from "../decoders/runtime.js";
-import { TfjsRuntime } from "../decoders/tfjs-runtime.js";
 import { CaptionModel } from "./caption-model.js";
 import { confidenceOf, formatCaption } from "./format.js";
 import { type BeamSearchOptions, beamSearch, greedySearch, repeatingTokens } from "./search.js";

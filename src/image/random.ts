@@ -1,4 +1,3 @@
-
 /**
  * The seed of one augmented view: a hash of (run seed, image id, view index), so a view depends only on
  * these three and not on the order images are processed in, the worker that took them or a restart.

@@ -3,14 +3,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SPECIAL_TOKENS } from "../data/vocabulary.js";
+import { createDecoder } from "../decoders/factory.js";
+import { tinyTransformer } from "../decoders/test-utils/tiny.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
-import { createDecoder } from "../decoders/factory.js";
 import { saveEnsemble as saveEnsembleModel } from "./ensemble.js";
 import type { ModelMeta } from "./format.js";
 import { loadModel } from "./load.js";
 import { saveModel } from "./single.js";
-import { tinyTransformer } from "../decoders/test-utils/tiny.js";
 
 const vocabulary = { tokens: [...SPECIAL_TOKENS, "a", "dog", "runs", "red"], minCount: 1, maxLength: 8 };
 const preprocessing = { size: 28, normalization: { mean: [0, 0, 0], std: [1, 1, 1] }, fit: "fill" } as const;

@@ -130,4 +130,3 @@ export interface EnsembleMeta {
   metrics?: Record<string, unknown>;
   training?: Record<string, unknown>;
 }
-

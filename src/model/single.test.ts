@@ -2,14 +2,14 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SPECIAL_TOKENS } from "../data/vocabulary.js";
-import { initBackend, tf } from "../tfjs/backend.js";
-import { createDecoder } from "../decoders/factory.js";
 import { float16ToFloat32, float32ToFloat16 } from "../core/float16.js";
+import { SPECIAL_TOKENS } from "../data/vocabulary.js";
+import { createDecoder } from "../decoders/factory.js";
+import type { DecoderConfig, DecoderShape } from "../decoders/types.js";
+import { initBackend, tf } from "../tfjs/backend.js";
 import type { ModelMeta } from "./format.js";
 import { loadModel } from "./load.js";
 import { readModelFile, saveModel } from "./single.js";
-import type { DecoderConfig, DecoderShape } from "../decoders/types.js";
 
 const shape: DecoderShape = { vocabSize: 10, regions: 4, featureDim: 6, pooledDim: 5 };
 const meta: ModelMeta = {

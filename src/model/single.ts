@@ -116,7 +116,10 @@ export async function readModelFile(dir: string): Promise<ModelFile> {
 }
 
 /** Loads a single model folder written by saveModel. */
-export async function loadSingleModel(dir: string, json?: unknown): Promise<LoadedModel & { file: ModelFile }> {
+export async function loadSingleModel(
+  dir: string,
+  json?: unknown,
+): Promise<LoadedModel & { file: ModelFile }> {
   const file = parseModelFile(dir, json ?? (await readModelJson(dir)));
   const weightsPath = path.join(dir, file.weights.file);
   const bytes = await readFile(weightsPath).catch((err: NodeJS.ErrnoException) => {

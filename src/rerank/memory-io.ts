@@ -1,8 +1,8 @@
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { float16ToFloat32, float32ToFloat16 } from "../core/float16.js";
 import { writeFileAtomic } from "../core/atomic.js";
+import { float16ToFloat32, float32ToFloat16 } from "../core/float16.js";
 import { CaptionMemory, type CaptionMemoryData, DEFAULT_MEMORY_SETTINGS } from "./caption-memory.js";
 
 export const MEMORY_FORMAT = "captionkit-caption-memory";

@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { float16ToFloat32, float32ToFloat16 } from "../core/float16.js";
 import { writeFileAtomic } from "../core/atomic.js";
+import { float16ToFloat32, float32ToFloat16 } from "../core/float16.js";
 import { DEFAULT_PRIOR_SETTINGS, NgramPrior, type NgramPriorData } from "./ngram-prior.js";
 
 export const PRIOR_FORMAT = "captionkit-ngram-prior";

@@ -56,7 +56,10 @@ export async function openCachedCaptionModel(
 ): Promise<CachedCaptionModel> {
   const model = await loadCaptionModel(dir ?? defaultModelDir());
   const { featuresFromCache } = await import("./embedding/cached-pairs.js");
-  const all = storedFeatureBatch(featuresFromCache(featuresRoot, model.info.encoder, ids), model.runtime.shape);
+  const all = storedFeatureBatch(
+    featuresFromCache(featuresRoot, model.info.encoder, ids),
+    model.runtime.shape,
+  );
   return {
     name: model.info.name,
     async captionAll(onBatch) {

@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Encoder } from "../encoders/types.js";
 import { type ImageCaptioner, loadCaptioner } from "../captioner/captioner.js";
 import { Vocabulary } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
+import type { Encoder } from "../encoders/types.js";
 import { saveModel } from "../model/single.js";
 import { initBackend } from "../tfjs/backend.js";
 import { DefaultPipeline } from "./default-pipeline.js";
@@ -82,7 +82,9 @@ describe("DefaultPipeline", () => {
     expect(forCaption!.encoder).toBe("cap");
     expect([...forCaption!.pooled]).toEqual([1, 1, 1]);
     // region 1 of the plain view's grid: every channel carries the region offset
-    expect([...forCaption!.grid!.subarray(3, 6)].map((v) => Math.round(v * 10) / 10)).toEqual([1.1, 1.1, 1.1]);
+    expect([...forCaption!.grid!.subarray(3, 6)].map((v) => Math.round(v * 10) / 10)).toEqual([
+      1.1, 1.1, 1.1,
+    ]);
     expect(forEmbedding!.encoder).toBe("a+b+c");
     expect(forEmbedding!.grid).toBeUndefined();
     expect([...forEmbedding!.pooled]).toEqual([1, 2, 2, 3, 3, 3, 3]);

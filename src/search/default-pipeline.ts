@@ -1,8 +1,8 @@
+import type { ImageCaptioner } from "../captioner/captioner.js";
 import { createEncoder } from "../encoders/registry.js";
 import type { Encoder } from "../encoders/types.js";
 import { ImageError } from "../image/errors.js";
 import { imageLength, normalizeInto, resizedRgb } from "../image/preprocess.js";
-import type { ImageCaptioner } from "../captioner/captioner.js";
 import type { LoadedEmbedding } from "./models.js";
 import type { ImageFeatures, IndexPipeline, PipelineInput, ProcessedImage } from "./pipeline.js";
 
@@ -36,9 +36,7 @@ export class DefaultPipeline implements IndexPipeline {
   /** Encoders load on first use: a re-run with nothing new to index never pays for them. */
   private async encoders(): Promise<Map<string, Encoder>> {
     if (this.parts) return this.parts;
-    const names = [
-      ...new Set(splitEncoder(this.embedding?.model.config.encoder)),
-    ];
+    const names = [...new Set(splitEncoder(this.embedding?.model.config.encoder))];
     const parts = new Map<string, Encoder>();
     try {
       for (const name of names) parts.set(name, await this.makeEncoder(name));

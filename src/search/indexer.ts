@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { glob } from "tinyglobby";
-import type { PhotoStore, StoredFeatures } from "./db/store.js";
 import { decodeFloat16, encodeFloat16 } from "../core/float16.js";
+import type { PhotoStore, StoredFeatures } from "./db/store.js";
 import type { ImageFeatures, IndexPipeline, PipelineInput } from "./pipeline.js";
 import { dequantizeRows, quantizeRows } from "./quantize.js";
 

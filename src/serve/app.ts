@@ -1,6 +1,7 @@
 import { createServer } from "node:http";
 import fastifyStatic from "@fastify/static";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { publicDir } from "../core/paths.js";
 import type { Captioner } from "../generation/types.js";
 import type { PhotoSearch } from "../search/types.js";
 import { requireApiKey } from "./auth.js";
@@ -9,7 +10,6 @@ import { type CaptionJob, type CaptionOutcome, makeCaptionRunner } from "./capti
 import { ApiError, errorBody, toApiError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
 import { type ServeOptions, serveOptionsSchema } from "./options.js";
-import { publicDir } from "../core/paths.js";
 import { captionRoutes } from "./routes/captions.js";
 import { searchRoutes } from "./routes/search.js";
 

@@ -1,10 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
+import { deriveSeed, Rng } from "../core/rng.js";
 import { PAD_ID, type Vocabulary } from "../data/vocabulary.js";
+import { toDecoderInputs } from "../decoders/tfjs-runtime.js";
 import type { DecoderInputs } from "../decoders/types.js";
 import { readerShape, readFeatureBatch } from "../features/batch.js";
 import type { FeatureReader } from "../features/types.js";
-import { toDecoderInputs } from "../decoders/tfjs-runtime.js";
-import { deriveSeed, Rng } from "../core/rng.js";
 
 /** One image of a split with its tokenized reference captions. */
 export interface ImageCaptions {

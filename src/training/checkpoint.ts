@@ -11,9 +11,9 @@ import {
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { VocabularyJson } from "../data/vocabulary.js";
+import type { DecoderShape } from "../decoders/types.js";
 import { ENSEMBLE_FORMAT } from "../model/format.js";
 import { loadSingleModel } from "../model/single.js";
-import type { DecoderShape } from "../decoders/types.js";
 import type { TrainConfig } from "./config.js";
 import type { AdamState } from "./optimizer.js";
 

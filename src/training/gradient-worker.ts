@@ -1,11 +1,11 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { createDecoder } from "../decoders/factory.js";
+import { concatFeatureReaders, memoryFeatureReader } from "../features/concat-reader.js";
 import { openFeatureStore } from "../features/reader.js";
 import type { FeatureReader } from "../features/types.js";
-import { initBackend, tf } from "../tfjs/backend.js";
-import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
+import { tf } from "../tfjs/backend.js";
+import { initTfjs } from "../tfjs/init.js";
 import { captionFeatures, tokenBatch } from "./batches.js";
-import { concatFeatureReaders, memoryFeatureReader } from "../features/concat-reader.js";
 import { computeGradients, disposeGradients } from "./step.js";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
@@ -14,8 +14,7 @@ import type { WorkerInit, WorkerReply, WorkerRequest } from "./worker-protocol.j
  * current weights and a shard of the batch, and answers with the flattened gradients.
  */
 const init = workerData as WorkerInit;
-await initBackend("wasm");
-applyWasmKernelFixes();
+await initTfjs();
 const decoder = createDecoder(init.decoderConfig, init.shape, init.seed);
 const names = [...decoder.variables.keys()];
 const reader: FeatureReader =

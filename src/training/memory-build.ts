@@ -1,16 +1,20 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { loadCaptioner } from "../captioner/captioner.js";
 import { loadDataset } from "../data/load.js";
 import { ptbTokenize } from "../data/ptb-tokenizer.js";
 import type { CaptionedImage } from "../data/types.js";
 import { imageVectorParts } from "../decoders/image-vectors.js";
 import { readFeatureBatch } from "../features/batch.js";
+import { concatFeatureReaders } from "../features/concat-reader.js";
 import { normalizeParts } from "../features/normalize-parts.js";
 import { openFeatureStore } from "../features/reader.js";
-import { concatFeatureReaders } from "../features/concat-reader.js";
-import { type CaptionMemoryData, DEFAULT_MEMORY_SETTINGS, type MemorySettings } from "../rerank/caption-memory.js";
-import { loadCaptioner } from "../captioner/captioner.js";
 import { loadCaptionModel } from "../model/load.js";
+import {
+  type CaptionMemoryData,
+  DEFAULT_MEMORY_SETTINGS,
+  type MemorySettings,
+} from "../rerank/caption-memory.js";
 import { type SaveMemoryOptions, saveCaptionMemory } from "../rerank/memory-io.js";
 import { PartialVectors } from "./memory-partial.js";
 
@@ -161,7 +165,12 @@ async function openVectorSource(options: BuildMemoryOptions, batchSize: number):
       close,
     };
   }
-  const captioner = await loadCaptioner({ modelDir: options.modelDir, batchSize, mirror: false, prior: false });
+  const captioner = await loadCaptioner({
+    modelDir: options.modelDir,
+    batchSize,
+    mirror: false,
+    prior: false,
+  });
   return {
     parts: imageVectorParts(captioner.model.loaded.decoder),
     model: captioner.modelName,

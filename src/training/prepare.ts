@@ -2,10 +2,10 @@ import { loadDataset } from "../data/load.js";
 import { ptbTokenize } from "../data/ptb-tokenizer.js";
 import type { CaptionedImage } from "../data/types.js";
 import { Vocabulary } from "../data/vocabulary.js";
+import { concatFeatureReaders } from "../features/concat-reader.js";
 import type { FeatureReader } from "../features/types.js";
 import type { ImageCaptions } from "./batches.js";
 import type { TrainConfig } from "./config.js";
-import { concatFeatureReaders } from "../features/concat-reader.js";
 import type { TrainData } from "./trainer.js";
 
 /**

@@ -1,14 +1,14 @@
 import path from "node:path";
+import type { ProgressFactory } from "../core/progress.js";
 import type { Vocabulary } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
-import { saveModel } from "../model/single.js";
+import { TfjsRuntime } from "../decoders/tfjs-runtime.js";
 import type { CaptionDecoder } from "../decoders/types.js";
 import { openFeatureStore } from "../features/reader.js";
-import { TfjsRuntime } from "../decoders/tfjs-runtime.js";
 import { CaptionModel } from "../generation/caption-model.js";
 import type { PreprocessSpec } from "../image/preprocess.js";
-import { initBackend } from "../tfjs/backend.js";
-import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
+import { saveModel } from "../model/single.js";
+import { initTfjs } from "../tfjs/init.js";
 import type { EpochRecord } from "./checkpoint.js";
 import type { TrainConfig } from "./config.js";
 import { prepareTrainData } from "./prepare.js";
@@ -58,6 +58,8 @@ export interface RunTrainingOptions {
   outDir: string;
   resume?: boolean;
   log?: (line: string) => void;
+  /** Progress of each stage (the CLI passes a terminal bar). Default: none. */
+  progress?: ProgressFactory;
 }
 
 export interface RunTrainingResult extends TrainResult {
@@ -77,8 +79,7 @@ export async function runTraining(
   options: RunTrainingOptions,
 ): Promise<RunTrainingResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  await initBackend("wasm");
-  applyWasmKernelFixes();
+  await initTfjs();
   const dirs = typeof config.data.features === "string" ? [config.data.features] : config.data.features;
   const open = (dir: string) => openFeatureStore(dir, { allowPartial: config.data.partialFeatures });
   const data = await prepareTrainData(config, open, log);
@@ -123,6 +124,7 @@ export async function runTraining(
       resume: options.resume,
       log,
       workers,
+      ...(options.progress ? { progress: options.progress } : {}),
     });
     if (config.scst.enabled) {
       ({ kept: scstKept } = await runScst({
@@ -134,6 +136,7 @@ export async function runTraining(
         decode: decodeWords,
         resume: options.resume,
         workers,
+        ...(options.progress ? { progress: options.progress } : {}),
       }));
     }
   } finally {

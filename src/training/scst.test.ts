@@ -3,16 +3,19 @@ import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SHAPES_GRID, shapesDataset, shapesTrainData } from "../../test/fixtures/shapes.js";
+import { Rng } from "../core/rng.js";
 import { END_ID, PAD_ID, START_ID } from "../data/vocabulary.js";
 import { createDecoder } from "../decoders/factory.js";
+import { TfjsRuntime } from "../decoders/tfjs-runtime.js";
 import type { CaptionDecoder } from "../decoders/types.js";
+import { readFeatureBatch } from "../features/batch.js";
+import { sampleCaptions } from "../generation/sample.js";
 import { initBackend } from "../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../tfjs/kernel-fixes.js";
-import { captionFeatures, disposeInputs, featureBatch, tokenBatch } from "./batches.js";
+import { captionFeatures, tokenBatch } from "./batches.js";
 import { mergeTrainConfig } from "./config.js";
-import { Rng } from "../core/rng.js";
 import { decodeWords } from "./run.js";
-import { advantages, runScst, type ScstOptions, sampleCaptions } from "./scst.js";
+import { advantages, runScst, type ScstOptions } from "./scst.js";
 import { computeGradients, disposeGradients } from "./step.js";
 
 describe("self-critical sequence training", () => {
@@ -61,9 +64,8 @@ describe("self-critical sequence training", () => {
       maxLength: 10,
     });
     const decoder = fresh(3);
-    const inputs = featureBatch(data.reader, ["t0", "t1", "t2"]);
-    const samples = sampleCaptions(decoder, inputs, 10, new Rng(1));
-    disposeInputs(inputs);
+    const batch = readFeatureBatch(data.reader, ["t0", "t1", "t2"]);
+    const samples = sampleCaptions(new TfjsRuntime(decoder), batch, 10, new Rng(1));
     expect(samples).toHaveLength(3);
     for (const sample of samples) {
       expect(sample.at(-1)).toBe(END_ID);

@@ -1,74 +1,21 @@
 import { appendFileSync, existsSync } from "node:fs";
 import path from "node:path";
-import * as tf from "@tensorflow/tfjs";
-import { startProgress } from "../cli/progress.js";
-import { END_ID, PAD_ID, START_ID } from "../data/vocabulary.js";
-import type { CaptionDecoder, DecoderInputs } from "../decoders/types.js";
-import { CiderReward } from "../metrics/cider-reward.js";
+import { noProgress, type ProgressFactory } from "../core/progress.js";
+import { deriveSeed, Rng, withSeededRandom } from "../core/rng.js";
+import { START_ID } from "../data/vocabulary.js";
+import { TfjsRuntime } from "../decoders/tfjs-runtime.js";
+import type { CaptionDecoder } from "../decoders/types.js";
 import { readFeatureBatch } from "../features/batch.js";
-import { captionFeatures, disposeInputs, featureBatch, tokenBatch } from "./batches.js";
+import { sampleCaptions } from "../generation/sample.js";
+import { CiderReward } from "../metrics/cider-reward.js";
+import { captionFeatures, tokenBatch } from "./batches.js";
 import { assignWeights, type EpochRecord, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import type { TrainConfig } from "./config.js";
 import { Adam, clipByGlobalNorm } from "./optimizer.js";
-import { deriveSeed, Rng, withSeededRandom } from "../core/rng.js";
 import { computeGradients, disposeGradients, type Gradients } from "./step.js";
 import { decoderShapeOf, dropoutCounter, splitShards, type TrainData } from "./trainer.js";
 import { type DecodeWords, scoreImages } from "./validate.js";
 import type { GradientWorkers, Shard } from "./workers.js";
-
-/**
- * Draws one caption per image from the model's distribution (ancestral sampling). This is not caption
- * generation for users (that is generation/'s greedy and beam search): SCST needs random samples, which
- * generation/ does not offer. Returns ids without <start>, ending with <end>.
- */
-export function sampleCaptions(
-  decoder: CaptionDecoder,
-  inputs: DecoderInputs,
-  maxLength: number,
-  rng: Rng,
-): number[][] {
-  const images = inputs.grid.shape[0];
-  const out: number[][] = Array.from({ length: images }, () => []);
-  const done = new Array<boolean>(images).fill(false);
-  let state = decoder.start(inputs);
-  let previous = tf.fill([images], START_ID, "int32") as tf.Tensor1D;
-  for (let t = 0; t <= maxLength && done.includes(false); t++) {
-    const step = decoder.step(state, previous);
-    tf.dispose(state);
-    previous.dispose();
-    state = step.state;
-    const logProbs = step.logProbs.dataSync() as Float32Array; // [images, vocab]
-    const vocab = step.logProbs.shape[1];
-    step.logProbs.dispose();
-    step.attention?.dispose();
-    const next = new Int32Array(images);
-    for (let i = 0; i < images; i++) {
-      if (done[i]) {
-        next[i] = PAD_ID;
-        continue;
-      }
-      let token = END_ID;
-      if (t < maxLength) {
-        let u = rng.next();
-        for (let k = 0; k < vocab; k++) {
-          u -= Math.exp(logProbs[i * vocab + k] as number);
-          if (u <= 0) {
-            token = k;
-            break;
-          }
-        }
-        if (token === PAD_ID || token === START_ID) token = END_ID;
-      }
-      out[i]!.push(token);
-      if (token === END_ID) done[i] = true;
-      next[i] = token;
-    }
-    previous = tf.tensor1d(next, "int32");
-  }
-  tf.dispose(state);
-  previous.dispose();
-  return out.map((ids) => (ids.at(-1) === END_ID ? ids : [...ids, END_ID]));
-}
 
 export interface ScstOptions {
   config: TrainConfig;
@@ -83,6 +30,8 @@ export interface ScstOptions {
   workers?: GradientWorkers;
   /** Called after every step (after any checkpoint). A throw here acts like a kill. */
   onStep?: (step: number) => void;
+  /** Progress of the run (the CLI passes a terminal bar). Default: none. */
+  progress?: ProgressFactory;
 }
 
 export interface ScstResult {
@@ -207,7 +156,9 @@ export async function runScst(options: ScstOptions): Promise<ScstResult> {
   const batchesPerEpoch = Math.ceil(data.train.length / scst.batchSize);
   const plannedSteps = scst.epochs * batchesPerEpoch;
   const totalSteps = scst.maxSteps > 0 ? Math.min(plannedSteps, scst.maxSteps) : plannedSteps;
-  const progress = startProgress("scst", totalSteps * scst.batchSize * perImage, { unit: "samples" });
+  const progress = (options.progress ?? noProgress)("scst", totalSteps * scst.batchSize * perImage, {
+    unit: "samples",
+  });
   progress.increment(state.step * scst.batchSize * perImage);
   while (state.step < totalSteps && state.epoch < scst.epochs) {
     const order = new Rng(deriveSeed(config.seed, 9000 + state.epoch)).shuffle([...data.train.keys()]);
@@ -218,8 +169,12 @@ export async function runScst(options: ScstOptions): Promise<ScstResult> {
         .slice(b * scst.batchSize, (b + 1) * scst.batchSize)
         .map((index) => data.train[index]!);
       const ids = images.flatMap((image) => Array<string>(perImage).fill(image.id));
-      const inputs = featureBatch(data.reader, ids);
-      const samples = sampleCaptions(decoder, inputs, scst.maxLength, rng);
+      const samples = sampleCaptions(
+        new TfjsRuntime(decoder),
+        readFeatureBatch(data.reader, ids),
+        scst.maxLength,
+        rng,
+      );
       let baselines: number[] | undefined;
       if (scst.baseline === "greedy") {
         const imageBatch = readFeatureBatch(
@@ -232,7 +187,6 @@ export async function runScst(options: ScstOptions): Promise<ScstResult> {
         });
         baselines = images.map((image, i) => reward.score(image.id, greedy[i] ?? []));
       }
-      disposeInputs(inputs);
       const rewards = samples.map((sample, row) => reward.score(ids[row]!, data.vocabulary.decode(sample)));
       const weights = advantages(rewards, perImage, baselines);
       const captions = samples.map((sample) => [START_ID, ...sample]);

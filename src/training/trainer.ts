@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { startProgress } from "../cli/progress.js";
+import { noProgress, type ProgressFactory } from "../core/progress.js";
+import { deriveSeed, Rng, withSeededRandom } from "../core/rng.js";
 import type { Vocabulary } from "../data/vocabulary.js";
 import type { CaptionDecoder, DecoderConfig, DecoderShape } from "../decoders/types.js";
 import type { FeatureReader } from "../features/types.js";
@@ -17,7 +18,6 @@ import {
 import type { TrainConfig, TrainDecoderConfig } from "./config.js";
 import { curveSvg, writeCurvePng } from "./curve.js";
 import { Adam, clipByGlobalNorm, learningRateAt } from "./optimizer.js";
-import { deriveSeed, Rng, withSeededRandom } from "../core/rng.js";
 import { computeGradients, disposeGradients, type Gradients } from "./step.js";
 import type { DecodeWords } from "./validate.js";
 import { scoreImages, validationLoss } from "./validate.js";
@@ -57,6 +57,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Gradient workers for data parallelism (created by the caller when config.workers > 1). */
   workers?: GradientWorkers;
+  /** Progress of the run (the CLI passes a terminal bar). Default: none. */
+  progress?: ProgressFactory;
 }
 
 export interface TrainResult {
@@ -182,9 +184,13 @@ export async function trainCrossEntropy(options: TrainOptions): Promise<TrainRes
   const totalSteps = config.optim.maxSteps > 0 ? Math.min(plannedSteps, config.optim.maxSteps) : plannedSteps;
   const schedule = { ...config.optim, totalSteps };
   const tokensPerEpoch = examples.reduce((sum, example) => sum + example.ids.length - 1, 0);
-  const progress = startProgress("train", Math.round((tokensPerEpoch * totalSteps) / batchesPerEpoch), {
-    unit: "tokens",
-  });
+  const progress = (options.progress ?? noProgress)(
+    "train",
+    Math.round((tokensPerEpoch * totalSteps) / batchesPerEpoch),
+    {
+      unit: "tokens",
+    },
+  );
   progress.increment(Math.round((tokensPerEpoch * state.step) / batchesPerEpoch));
   const save = (file: string) =>
     saveCheckpoint(

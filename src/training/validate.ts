@@ -8,8 +8,6 @@ import {
   type CaptionExample,
   captionFeatures,
   disposeCaptionFeatures,
-  disposeInputs,
-  featureBatch,
   type ImageCaptions,
   tokenBatch,
 } from "./batches.js";

@@ -1,10 +1,6 @@
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Worker } from "node:worker_threads";
-import { startModuleWorker } from "../core/worker.js";
 import * as tf from "@tensorflow/tfjs";
+import { startModuleWorker } from "../core/worker.js";
 import type { CaptionDecoder } from "../decoders/types.js";
 import type { Gradients } from "./step.js";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./worker-protocol.js";

@@ -15,10 +15,15 @@ export interface GoldenCase {
   model: string;
   beam: number;
   mirror: boolean;
-  results: Array<{ caption: string; confidence: number; alternatives: Array<{ caption: string; confidence: number }> }>;
+  results: Array<{
+    caption: string;
+    confidence: number;
+    alternatives: Array<{ caption: string; confidence: number }>;
+  }>;
 }
 
-const WORDS = "a dog cat man woman child runs jumps sits on in the grass water snow red blue ball beach".split(" ");
+const WORDS =
+  "a dog cat man woman child runs jumps sits on in the grass water snow red blue ball beach".split(" ");
 
 /** Eight 160x120 RGB images from a seeded LCG: blocks of colour and noise, different per image. */
 export async function goldenImages(): Promise<Buffer[]> {
@@ -38,7 +43,11 @@ export async function goldenImages(): Promise<Buffer[]> {
         for (let c = 0; c < 3; c++)
           pixels[(y * w + x) * 3 + c] = Math.min(255, ((base[c] as number) + block * 60 + next() * 40) % 256);
       }
-    out.push(await sharp(pixels, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer());
+    out.push(
+      await sharp(pixels, { raw: { width: w, height: h, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
   }
   return out;
 }
@@ -67,7 +76,11 @@ async function tinyModel(kind: "transformer" | "show-attend-tell"): Promise<stri
       name: `golden-${kind}`,
       encoder: mobilenetV2Mid.name,
       vocabulary: { tokens: [...SPECIAL_TOKENS, ...WORDS], minCount: 1, maxLength: 12 },
-      preprocessing: { size: mobilenetV2Mid.inputSize, normalization: mobilenetV2Mid.normalization, fit: "fill" },
+      preprocessing: {
+        size: mobilenetV2Mid.inputSize,
+        normalization: mobilenetV2Mid.normalization,
+        fit: "fill",
+      },
     },
     { dtype: "float32" },
   );
@@ -82,9 +95,11 @@ export async function goldenCases(withDefault: boolean): Promise<GoldenCase[]> {
   const runs: Array<{ model: string; dir?: string; beam: number; mirror: boolean }> = [];
   for (const kind of ["transformer", "show-attend-tell"] as const) {
     const dir = await tinyModel(kind);
-    for (const beam of [1, 3]) for (const mirror of [false, true]) runs.push({ model: `tiny-${kind}`, dir, beam, mirror });
+    for (const beam of [1, 3])
+      for (const mirror of [false, true]) runs.push({ model: `tiny-${kind}`, dir, beam, mirror });
   }
-  if (withDefault) runs.push({ model: "default", beam: 3, mirror: true }, { model: "default", beam: 1, mirror: false });
+  if (withDefault)
+    runs.push({ model: "default", beam: 3, mirror: true }, { model: "default", beam: 1, mirror: false });
   for (const run of runs) {
     const captioner = await loadCaptioner({ ...(run.dir ? { modelDir: run.dir } : {}), mirror: run.mirror });
     const results = await captioner.caption(images, { beam: run.beam });
@@ -92,7 +107,11 @@ export async function goldenCases(withDefault: boolean): Promise<GoldenCase[]> {
       model: run.model,
       beam: run.beam,
       mirror: run.mirror,
-      results: results.map((r) => ({ caption: r.caption, confidence: r.confidence, alternatives: r.alternatives })),
+      results: results.map((r) => ({
+        caption: r.caption,
+        confidence: r.confidence,
+        alternatives: r.alternatives,
+      })),
     });
     captioner.dispose();
   }

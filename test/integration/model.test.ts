@@ -3,8 +3,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadDataset } from "../../src/data/load.js";
-import { scoreCaptions } from "../../src/metrics/score.js";
 import { evaluateModel } from "../../src/evaluation/evaluate.js";
+import { scoreCaptions } from "../../src/metrics/score.js";
 
 /*
  * The shipped default model on Flickr8k val, encoded from the JPEGs (no feature cache), beam 3,

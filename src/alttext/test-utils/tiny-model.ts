@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SPECIAL_TOKENS } from "../../data/vocabulary.js";
 import { createDecoder } from "../../decoders/factory.js";
-import { saveModel } from "../../model/single.js";
 import { mobilenetV2Mid } from "../../encoders/builtin.js";
+import { saveModel } from "../../model/single.js";
 import { initBackend } from "../../tfjs/backend.js";
 
 /**

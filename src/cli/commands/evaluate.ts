@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { parseMetricList } from "../../metrics/score.js";
 import { evaluateModel } from "../../evaluation/evaluate.js";
+import { parseMetricList } from "../../metrics/score.js";
 import { startProgress } from "../progress.js";
 
 interface EvaluateFlags {

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { initBackend } from "../../tfjs/backend.js";
+import { initTfjs } from "../../tfjs/init.js";
 import { exportCheckpoint } from "../../training/export.js";
 
 interface ExportFlags {
@@ -26,7 +26,7 @@ export function register(program: Command): void {
         "The run's first feature cache (data.features in its config) must exist: preprocessing is read from it.",
     )
     .action(async (checkpoint: string, flags: ExportFlags) => {
-      await initBackend("wasm");
+      await initTfjs();
       await exportCheckpoint(checkpoint, flags.out, { name: flags.name });
       process.stdout.write(`${path.resolve(flags.out)}\n`);
     });

@@ -7,9 +7,9 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeImage, solidImage, writeFixture } from "../../../test/fixtures/images.js";
 import { tinyColourModel } from "../../../test/fixtures/models.js";
-import { writeCaptionMemory } from "../../training/memory-build.js";
 import { loadCaptionMemory } from "../../rerank/memory-io.js";
 import { initBackend } from "../../tfjs/backend.js";
+import { writeCaptionMemory } from "../../training/memory-build.js";
 
 const bin = path.resolve(import.meta.dirname, "../../../bin/captionkit.js");
 const run = promisify(execFile);

@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { mergeTrainConfig, parseOverrides, readPreset } from "../../training/config.js";
 import { runTraining } from "../../training/run.js";
+import { startProgress } from "../progress.js";
 
 interface TrainFlags {
   config?: string;
@@ -31,7 +32,7 @@ export function register(program: Command): void {
       const preset = flags.config ? readPreset(flags.config) : {};
       const config = mergeTrainConfig(preset, parseOverrides(overrides), flags.out ? { out: flags.out } : {});
       const outDir = path.resolve(config.out);
-      const result = await runTraining(config, { outDir, resume: flags.resume });
+      const result = await runTraining(config, { outDir, resume: flags.resume, progress: startProgress });
       const best = result.history.find((record) => record.epoch === result.bestEpoch);
       process.stdout.write(
         `${JSON.stringify(

@@ -1,5 +1,5 @@
-import { normalizeParts } from "../../features/normalize-parts.js";
 import { mulberry32 } from "../../core/rng.js";
+import { normalizeParts } from "../../features/normalize-parts.js";
 import type { TextFeaturizer, TextFeaturizerJson } from "./text-features.js";
 
 /** Architecture of a joint image-text embedding; saved in model.json so a model rebuilds itself. */

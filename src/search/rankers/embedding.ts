@@ -1,6 +1,6 @@
+import { decodeFloat16 } from "../../core/float16.js";
 import type { PhotoStore } from "../db/store.js";
 import type { JointEmbedding } from "../embedding/model.js";
-import { decodeFloat16 } from "../../core/float16.js";
 import type { Ranked } from "./fts.js";
 import { topK } from "./top-k.js";
 
