@@ -1,11 +1,11 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import type { DetectedObject } from "../encoders/object-tagger.js";
 import type { Captioner, CaptionOptions } from "../generation/types.js";
 import { isImageError } from "../image/index.js";
 import { captionEach, type Settled } from "./captioner.js";
 import { isLowConfidence, presentCaption } from "./confidence.js";
 import { MetadataWriter } from "./metadata.js";
+import type { DetectedObject } from "./object-tagger.js";
 import type { ResultsLog } from "./results-log.js";
 import type { AltTextRecord } from "./types.js";
 

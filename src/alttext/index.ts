@@ -12,5 +12,6 @@ export {
 } from "./format.js";
 export { type ExpandOptions, expandInputs, hasImageExtension, IMAGE_EXTENSIONS } from "./inputs.js";
 export { MetadataWriter } from "./metadata.js";
+export { COCO_LABELS, ObjectTagger } from "./object-tagger.js";
 export { fileKey, ResultsLog } from "./results-log.js";
 export type { AltTextRecord } from "./types.js";

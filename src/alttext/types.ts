@@ -1,5 +1,5 @@
-import type { DetectedObject } from "../encoders/object-tagger.js";
 import type { CaptionAlternative } from "../generation/types.js";
+import type { DetectedObject } from "./object-tagger.js";
 
 /** One line of `captionkit caption --format jsonl` and of the --out results file. */
 export interface AltTextRecord {

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { BYTE_RANGE, UNIT_RANGE } from "../image/normalization.js";
 import {
   freeInputShape,
   loadArtifactsFromFile,
@@ -18,7 +19,7 @@ const NSFW_PREFIX =
 export const mobilenetV2Mid: TfjsEncoderSpec = {
   name: "mobilenet_v2_mid",
   inputSize: 224,
-  normalization: { mean: [0, 0, 0], std: [1, 1, 1] },
+  normalization: UNIT_RANGE,
   gridShape: [7, 7, 1792],
   pooledSize: 1792,
   gridNode: `${NSFW_PREFIX}/MobilenetV2/Conv_1/Relu6`,
@@ -40,7 +41,7 @@ export const mobilenetV2Mid: TfjsEncoderSpec = {
 export const centernet224: TfjsEncoderSpec = {
   name: "centernet_224",
   inputSize: 224,
-  normalization: { mean: [0, 0, 0], std: [1 / 255, 1 / 255, 1 / 255] },
+  normalization: BYTE_RANGE,
   gridShape: [7, 7, 480],
   pooledSize: 480,
   gridNode: "tower_0/extern1/hard_swish/mul_1",
@@ -74,7 +75,7 @@ export const centernet448: TfjsEncoderSpec = {
 export const inceptionV3: TfjsEncoderSpec = {
   name: "inception_v3",
   inputSize: 299,
-  normalization: { mean: [0, 0, 0], std: [1, 1, 1] },
+  normalization: UNIT_RANGE,
   gridShape: [8, 8, 2048],
   pooledSize: 2048,
   gridNode: "mixed10",

@@ -1,3 +1,4 @@
+import { UNIT_RANGE } from "../image/normalization.js";
 import type { EncodedBatch, Encoder, Normalization } from "./types.js";
 
 /**
@@ -89,7 +90,7 @@ function quantise(v: number): number {
  */
 export class ColourEncoder implements Encoder {
   readonly name: string;
-  readonly normalization: Normalization = { mean: [0, 0, 0], std: [1, 1, 1] };
+  readonly normalization: Normalization = UNIT_RANGE;
   readonly gridShape: readonly [number, number, number];
   readonly pooledSize = COLOUR_CHANNELS;
 

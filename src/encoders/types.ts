@@ -7,11 +7,9 @@ export interface EncodedBatch {
   count: number;
 }
 
-export interface Normalization {
-  /** value = (pixel / 255 - mean[c]) / std[c], RGB order. */
-  mean: [number, number, number];
-  std: [number, number, number];
-}
+import type { Normalization } from "../image/normalization.js";
+
+export type { Normalization };
 
 export interface Encoder {
   /** Registry name, e.g. "mobilenet_v2_mid", "centernet_224", "mobilenet_v2_mid+centernet_224", "onnx:<dir>". */

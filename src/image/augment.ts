@@ -1,8 +1,8 @@
 import sharp from "sharp";
 import { z } from "zod";
 import { mulberry32 } from "../core/rng.js";
-import type { Normalization } from "../encoders/types.js";
 import { fromSharpError } from "./errors.js";
+import type { Normalization } from "./normalization.js";
 
 /**
  * Training-time augmentation. Every knob has a default that keeps the caption true: small rotations,

@@ -18,6 +18,7 @@ export {
   probeImage,
 } from "./decode.js";
 export { BUFFER_NAME, IMAGE_ERROR_CODES, ImageError, type ImageErrorCode, isImageError } from "./errors.js";
+export { BYTE_RANGE, type Normalization, SIGNED_UNIT_RANGE, UNIT_RANGE } from "./normalization.js";
 export {
   type BatchOptions,
   DEFAULT_FIT,

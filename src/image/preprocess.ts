@@ -1,8 +1,8 @@
 import { z } from "zod";
-import type { Normalization } from "../encoders/types.js";
 import { type AugmentParams, augmentWorkingSide, fillColour, renderView } from "./augment.js";
 import { ALPHA_BACKGROUND, type DecodeOptions, decodeRgb, probeImage, toRgb } from "./decode.js";
 import { fromSharpError, ImageError } from "./errors.js";
+import type { Normalization } from "./normalization.js";
 
 /**
  * How the image becomes a square:

@@ -1,13 +1,13 @@
 import { basename } from "node:path";
 import sharp from "sharp";
-import type { Normalization } from "../encoders/types.js";
 import { type AugmentConfig, DEFAULT_AUGMENT_CONFIG, sampleAugmentParams } from "./augment.js";
 import type { DecodeOptions } from "./decode.js";
+import { type Normalization, SIGNED_UNIT_RANGE } from "./normalization.js";
 import { type Fit, resizedRgb } from "./preprocess.js";
 import { augmentSeed } from "./random.js";
 
 /** Fill for padded areas in the preview: mid-grey, so padding is visible against most photos. */
-export const PREVIEW_NORMALIZATION: Normalization = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+export const PREVIEW_NORMALIZATION: Normalization = SIGNED_UNIT_RANGE;
 
 export interface AugmentPreviewOptions extends DecodeOptions {
   /** Augmented views to show (the original is added top-left). Default 8, giving a 3 x 3 grid. */

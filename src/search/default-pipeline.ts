@@ -2,6 +2,7 @@ import type { ImageCaptioner } from "../captioner/captioner.js";
 import { createEncoder } from "../encoders/registry.js";
 import type { Encoder } from "../encoders/types.js";
 import { ImageError } from "../image/errors.js";
+import { UNIT_RANGE } from "../image/normalization.js";
 import { imageLength, normalizeInto, resizedRgb } from "../image/preprocess.js";
 import type { LoadedEmbedding } from "./models.js";
 import type { ImageFeatures, IndexPipeline, PipelineInput, ProcessedImage } from "./pipeline.js";
@@ -59,7 +60,7 @@ export class DefaultPipeline implements IndexPipeline {
         try {
           const bySize = new Map<number, Buffer>();
           for (const size of sizes)
-            bySize.set(size, await resizedRgb(input.bytes, { size, normalization: ZERO_ONE }));
+            bySize.set(size, await resizedRgb(input.bytes, { size, normalization: UNIT_RANGE }));
           ok.push(i);
           return bySize;
         } catch (error) {
@@ -168,11 +169,6 @@ export class DefaultPipeline implements IndexPipeline {
     this.captioner.dispose();
   }
 }
-
-const ZERO_ONE = { mean: [0, 0, 0], std: [1, 1, 1] } as {
-  mean: [number, number, number];
-  std: [number, number, number];
-};
 
 function splitEncoder(name: string | undefined): string[] {
   if (!name) return [];

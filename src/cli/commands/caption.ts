@@ -13,7 +13,7 @@ import {
   planBatch,
   ResultsLog,
 } from "../../alttext/index.js";
-import { ObjectTagger } from "../../encoders/object-tagger.js";
+import { ObjectTagger } from "../../alttext/object-tagger.js";
 import type { Captioner } from "../../generation/types.js";
 import { parseFlags } from "../flags.js";
 import { startProgress } from "../progress.js";

@@ -1,8 +1,8 @@
+import { loadGraphModelFromFile, resolvePackageFile } from "../encoders/model-loader.js";
+import { BYTE_RANGE, type Normalization } from "../image/normalization.js";
 import { preprocessImage } from "../image/preprocess.js";
 import { tf } from "../tfjs/backend.js";
 import { initTfjs } from "../tfjs/init.js";
-import { loadGraphModelFromFile, resolvePackageFile } from "./model-loader.js";
-import type { Normalization } from "./types.js";
 
 /** COCO-80 names in the detector's class-index order (as in @vladmandic/human src/object/labels.ts). */
 // biome-ignore format: a table, ten names a line
@@ -43,7 +43,7 @@ export interface TagOptions {
  */
 export class ObjectTagger {
   readonly inputSize = 512;
-  readonly normalization: Normalization = { mean: [0, 0, 0], std: [1 / 255, 1 / 255, 1 / 255] };
+  readonly normalization: Normalization = BYTE_RANGE;
 
   private constructor(private model: tf.GraphModel | undefined) {}
 

@@ -1,8 +1,8 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
+import { syntheticPixels } from "../encoders/test-utils/contract.js";
 import { tf } from "../tfjs/backend.js";
 import { COCO_LABELS, iou, ObjectTagger } from "./object-tagger.js";
-import { syntheticPixels } from "./test-utils/contract.js";
 
 describe("ObjectTagger", () => {
   it("computes IoU of [x, y, w, h] boxes", () => {
