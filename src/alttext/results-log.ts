@@ -1,4 +1,13 @@
-import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { resolve } from "node:path";
 import type { AltTextRecord } from "./types.js";
 
@@ -17,22 +26,41 @@ export class ResultsLog {
   private fd: number | undefined;
   readonly path: string;
 
+  /** Bytes of a torn last line (a run killed mid-write) cut off when the file was opened. */
+  readonly repairedBytes: number = 0;
+  /** Earlier lines that are not JSON (left by older versions, or edited by hand): kept, but not resumed from. */
+  readonly unreadableLines: number = 0;
+
   constructor(path: string) {
     this.path = resolve(path);
-    let needsNewline = false;
     if (existsSync(this.path)) {
-      const text = readFileSync(this.path, "utf8");
-      for (const line of text.split("\n")) {
+      const bytes = readFileSync(this.path);
+      // A run killed mid-line leaves a partial last line, which would break every JSONL reader of the file:
+      // cut the file back to its last complete line before appending.
+      // (A whole record that only lacks its newline is kept and finished instead.)
+      const end = bytes.lastIndexOf(0x0a) + 1;
+      let kept = bytes.toString("utf8");
+      if (end < bytes.length) {
+        if (parseLine(kept.slice(kept.lastIndexOf("\n") + 1))) {
+          writeFileSync(this.path, "\n", { flag: "a" });
+        } else {
+          truncateSync(this.path, end);
+          this.repairedBytes = bytes.length - end;
+          kept = bytes.subarray(0, end).toString("utf8");
+        }
+      }
+      let unreadable = 0;
+      for (const line of kept.split("\n")) {
+        if (!line.trim()) continue;
         const record = parseLine(line);
-        if (record?.file && record.error === undefined && record.caption !== undefined) {
+        if (!record) unreadable += 1;
+        else if (record.file && record.error === undefined && record.caption !== undefined) {
           this.done.add(fileKey(record.file.path, record.file.size, record.file.mtime_ms));
         }
       }
-      // A run killed mid-line leaves a partial last line; start on a fresh line so the next record parses.
-      needsNewline = text.length > 0 && !text.endsWith("\n");
+      this.unreadableLines = unreadable;
     }
     this.fd = openSync(this.path, "a");
-    if (needsNewline) writeSync(this.fd, "\n");
   }
 
   /** Successful records already in the file. */
@@ -65,7 +93,6 @@ export class ResultsLog {
 }
 
 function parseLine(line: string): AltTextRecord | undefined {
-  if (!line.trim()) return undefined;
   try {
     return JSON.parse(line) as AltTextRecord;
   } catch {

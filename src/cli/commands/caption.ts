@@ -69,6 +69,16 @@ export async function runCaption(
     );
   }
   const log = options.out ? new ResultsLog(options.out) : undefined;
+  if (log?.repairedBytes) {
+    io.stderr(
+      `${options.out}: removed an incomplete last line (${log.repairedBytes} bytes) left by an interrupted run\n`,
+    );
+  }
+  if (log?.unreadableLines) {
+    io.stderr(
+      `${options.out}: ${log.unreadableLines} lines are not JSON records; they are left as they are\n`,
+    );
+  }
   const { todo, skipped } = planBatch(paths, log);
   if (skipped.length > 0)
     io.stderr(`skipping ${skipped.length} images already captioned in ${options.out}\n`);
