@@ -232,7 +232,7 @@ export class ModelCaptioner implements Captioner {
     for (let start = 0; start < images.length; start += this.batchSize) {
       const batch = images.slice(start, start + this.batchSize);
       const views = this.mirrored ? 2 : 1;
-      const { errors, inputs } = await this.encodeBatch(batch, views, timings);
+      const { errors, inputs } = await this.encodeBatch(batch, views, timings, options.maxPixels);
       let results: CaptionResult[] = [];
       if (inputs) {
         const t0 = performance.now();
@@ -306,9 +306,11 @@ export class ModelCaptioner implements Captioner {
     batch: ReadonlyArray<string | Uint8Array>,
     views: number,
     timings: CaptionTimings,
+    maxPixels?: number,
   ): Promise<{ errors: Array<Error | undefined>; inputs?: DecoderInputs }> {
     let t0 = performance.now();
     const prepared = await preprocessBatch(batch, {
+      ...(maxPixels === undefined ? {} : { maxPixels }),
       size: this.preprocessing.size,
       normalization: this.preprocessing.normalization,
       fit: this.preprocessing.fit,
