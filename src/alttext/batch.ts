@@ -33,12 +33,19 @@ export interface CaptionFilesOptions {
   tagObjects?: (path: string) => Promise<DetectedObject[]>;
 }
 
-/** Splits the inputs into those still to caption and those the results log already holds. */
-export function planBatch(paths: readonly string[], log?: ResultsLog): { todo: string[]; skipped: string[] } {
+/**
+ * Splits the inputs into those still to caption and those the results log already holds. With `retryKept`
+ * (--overwrite), files whose metadata was left alone because a person had written a description are redone.
+ */
+export function planBatch(
+  paths: readonly string[],
+  log?: ResultsLog,
+  options: { retryKept?: boolean } = {},
+): { todo: string[]; skipped: string[] } {
   if (!log) return { todo: [...paths], skipped: [] };
   const todo: string[] = [];
   const skipped: string[] = [];
-  for (const path of paths) (log.has(resolve(path)) ? skipped : todo).push(path);
+  for (const path of paths) (log.has(resolve(path), options) ? skipped : todo).push(path);
   return { todo, skipped };
 }
 

@@ -23,6 +23,8 @@ export function fileKey(absolutePath: string, size: number, mtimeMs: number): st
  */
 export class ResultsLog {
   private readonly done = new Set<string>();
+  /** Of those, the ones where a person's description was kept in the sidecar or image. */
+  private readonly kept = new Set<string>();
   private fd: number | undefined;
   readonly path: string;
 
@@ -54,9 +56,7 @@ export class ResultsLog {
         if (!line.trim()) continue;
         const record = parseLine(line);
         if (!record) unreadable += 1;
-        else if (record.file && record.error === undefined && record.caption !== undefined) {
-          this.done.add(fileKey(record.file.path, record.file.size, record.file.mtime_ms));
-        }
+        else if (record.caption !== undefined) this.remember(record);
       }
       this.unreadableLines = unreadable;
     }
@@ -68,10 +68,12 @@ export class ResultsLog {
     return this.done.size;
   }
 
-  has(absolutePath: string): boolean {
+  /** Whether the file, as it is now, has a successful line; `retryKept` leaves out those that kept a description. */
+  has(absolutePath: string, options: { retryKept?: boolean } = {}): boolean {
     try {
       const info = statSync(absolutePath);
-      return this.done.has(fileKey(absolutePath, info.size, info.mtimeMs));
+      const key = fileKey(absolutePath, info.size, info.mtimeMs);
+      return this.done.has(key) && !(options.retryKept && this.kept.has(key));
     } catch {
       return false;
     }
@@ -81,9 +83,15 @@ export class ResultsLog {
     if (this.fd === undefined) throw new Error(`results file ${this.path} is closed`);
     // writeSync hands the whole line to the OS at once: it survives the process being killed right after.
     writeSync(this.fd, `${JSON.stringify(record)}\n`);
-    if (record.file && record.error === undefined) {
-      this.done.add(fileKey(record.file.path, record.file.size, record.file.mtime_ms));
-    }
+    this.remember(record);
+  }
+
+  private remember(record: AltTextRecord): void {
+    if (!record.file || record.error !== undefined) return;
+    const key = fileKey(record.file.path, record.file.size, record.file.mtime_ms);
+    this.done.add(key);
+    if (record.kept_description?.length) this.kept.add(key);
+    else this.kept.delete(key);
   }
 
   close(): void {

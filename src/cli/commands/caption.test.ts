@@ -193,6 +193,13 @@ describe("captionkit caption messages", () => {
     expect(logged.stderr).toContain(note);
     expect(logged.stderr).toContain(`2 captioned ${summary}, 0 failed`);
     expect((await exiftool.read(paths[0]!)).Description).toBe("Grandma's red scarf");
+    // --overwrite redoes the file whose description was kept, even though --out already holds it.
+    const resumed = await run(inputs, { out, embed: true, overwrite: true, backup: false });
+    expect(resumed.summary).toMatchObject({ captioned: 1, skipped: 1, kept: 0 });
+    expect((await exiftool.read(paths[0]!)).Description).toBe("A red square.");
+    await exiftool.write(paths[0]!, { "XMP-dc:Description": "Grandma's red scarf" } as WriteTags, {
+      writeArgs: ["-overwrite_original"],
+    });
     const replaced = await run(inputs, { embed: true, overwrite: true, backup: false });
     expect(replaced.summary.kept).toBe(0);
     expect((await exiftool.read(paths[0]!)).Description).toBe("A red square.");

@@ -87,7 +87,9 @@ export async function runCaption(
       `${options.out}: ${log.unreadableLines} lines are not JSON records; they are left as they are\n`,
     );
   }
-  const { todo, skipped } = planBatch(paths, log);
+  const { todo, skipped } = planBatch(paths, log, {
+    retryKept: options.overwrite && (options.xmpSidecar || options.embed),
+  });
   if (skipped.length > 0)
     io.stderr(`skipping ${skipped.length} images already captioned in ${options.out}\n`);
   const summary: CaptionSummary = {
