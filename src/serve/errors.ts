@@ -13,6 +13,7 @@ export type ApiErrorCode =
   | "queue_full"
   | "timeout"
   | "shutting_down"
+  | "client_gone"
   | "internal";
 
 export class ApiError extends Error {
