@@ -43,11 +43,21 @@ export async function captionRoutes(app: FastifyInstance, deps: CaptionRouteDeps
     const gone = hangUpSignal(reply);
     const query = parseWith(captionQuerySchema, request.query, "query string");
     const bytes = await readUpload(request);
-    await probeImage(bytes, { maxPixels: options.maxPixels });
+    await probeImage(bytes, { maxPixels: options.maxPixels }).catch((error: unknown) => {
+      if (error instanceof ImageError && error.code === "too_many_pixels") {
+        throw new ImageError(
+          error.code,
+          BUFFER_NAME,
+          `${error.message.replace(/^<buffer>: /, "")}; this server's limit is set with \`captionkit serve --max-pixels\``,
+        );
+      }
+      throw error;
+    });
     const job: CaptionJob = {
       bytes,
       beam: query.beam ?? options.beam,
       alternatives: query.alternatives ?? options.alternatives,
+      maxPixels: options.maxPixels,
     };
     let outcome: Awaited<ReturnType<typeof deps.batcher.submit>>;
     try {
