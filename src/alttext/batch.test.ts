@@ -149,3 +149,88 @@ describe("captionFiles", () => {
     });
   });
 });
+
+describe("captionFiles never writes over a person's description unless told to", () => {
+  const write = (file: string, tags: Record<string, unknown>) =>
+    exiftool.write(file, tags as WriteTags, { writeArgs: ["-overwrite_original"] });
+
+  it("keeps a person's sidecar and embedded descriptions, and reports them", async () => {
+    const dir = await workdir();
+    const image = await writeFixture(
+      dir,
+      "rex.jpg",
+      await encodeImage(solidImage(8, 8, [255, 0, 0]), "jpeg"),
+    );
+    await write(`${image}.xmp`, { "XMP-dc:Description": "Rex on his first day home", "XMP-xmp:Rating": 5 });
+    await write(image, { "EXIF:ImageDescription": "Rex, 2019" });
+    const sidecarBefore = await readFile(`${image}.xmp`);
+    const imageBefore = await readFile(image);
+
+    const [record] = await collect(captionFiles([image], fakeCaptioner(), { xmpSidecar: true, embed: true }));
+    expect(record).toMatchObject({ caption: "A red square.", kept_description: ["xmp_sidecar", "embed"] });
+    expect(record!.error).toBeUndefined();
+    expect(record!.xmp_sidecar).toBeUndefined();
+    expect(record!.embedded).toBe(false);
+    expect(await readFile(`${image}.xmp`)).toEqual(sidecarBefore);
+    expect(await readFile(image)).toEqual(imageBefore);
+    expect(existsSync(`${image}_original`)).toBe(false);
+  });
+
+  it("updates its own earlier description on a rerun, but not one a person has edited since", async () => {
+    const dir = await workdir();
+    const own = await writeFixture(dir, "own.png", await encodeImage(solidImage(8, 8, [0, 0, 255]), "png"));
+    const edited = await writeFixture(
+      dir,
+      "edited.png",
+      await encodeImage(solidImage(8, 8, [0, 0, 255]), "png"),
+    );
+    const paths = [own, edited];
+    const options = { xmpSidecar: true, embed: true, backup: false, minConfidence: 0.5 };
+    await collect(captionFiles(paths, fakeCaptioner({ confidence: 0.3 }), options));
+    expect((await exiftool.read(`${own}.xmp`)).Description).toBe("Possibly: a blue square.");
+    expect((await exiftool.read(own)) as { CaptionWriter?: string }).toHaveProperty("CaptionWriter");
+    expect(((await exiftool.read(own)) as { CaptionWriter?: string }).CaptionWriter).toMatch(
+      /^captionkit \([0-9a-f]{12}\)$/,
+    );
+    // A person corrects the text in a photo tool, which leaves the writer field alone.
+    await write(`${edited}.xmp`, { "XMP-dc:Description": "Our blue door" });
+    await write(edited, { "XMP-dc:Description": "Our blue door", "EXIF:ImageDescription": "Our blue door" });
+
+    const records = await collect(captionFiles(paths, fakeCaptioner({ confidence: 0.9 }), options));
+    expect(records.map((r) => r.kept_description)).toEqual([undefined, ["xmp_sidecar", "embed"]]);
+    for (const file of [`${own}.xmp`, own])
+      expect((await exiftool.read(file)).Description).toBe("A blue square.");
+    for (const file of [`${edited}.xmp`, edited])
+      expect((await exiftool.read(file)).Description).toBe("Our blue door");
+  });
+
+  it("replaces a person's description with overwrite, keeping the old sidecar, and ignores camera filler", async () => {
+    const dir = await workdir();
+    const image = await writeFixture(
+      dir,
+      "cat.jpg",
+      await encodeImage(solidImage(8, 8, [0, 160, 0]), "jpeg"),
+    );
+    const camera = await writeFixture(
+      dir,
+      "cam.jpg",
+      await encodeImage(solidImage(8, 8, [0, 160, 0]), "jpeg"),
+    );
+    await write(`${image}.xmp`, { "XMP-dc:Description": "Whiskers asleep" });
+    await write(image, { "XMP-dc:Description": "Whiskers asleep" });
+    await write(camera, { "EXIF:ImageDescription": "OLYMPUS DIGITAL CAMERA         " });
+
+    const [replaced, filler] = await collect(
+      captionFiles([image, camera], fakeCaptioner(), { xmpSidecar: true, embed: true, overwrite: true }),
+    );
+    expect(replaced).toMatchObject({ xmp_sidecar: `${image}.xmp`, embedded: true });
+    expect(replaced!.kept_description).toBeUndefined();
+    expect((await exiftool.read(`${image}.xmp`)).Description).toBe("A green square.");
+    expect((await exiftool.read(`${image}.xmp_original`)).Description).toBe("Whiskers asleep");
+    expect((await exiftool.read(`${image}_original`)).Description).toBe("Whiskers asleep");
+    expect((await exiftool.read(image)).Description).toBe("A green square.");
+
+    expect(filler!.kept_description).toBeUndefined();
+    expect((await exiftool.read(camera)).ImageDescription).toBe("A green square.");
+  });
+});

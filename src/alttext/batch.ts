@@ -7,7 +7,7 @@ import { isLowConfidence, presentCaption } from "./confidence.js";
 import { MetadataWriter } from "./metadata.js";
 import type { DetectedObject } from "./object-tagger.js";
 import type { ResultsLog } from "./results-log.js";
-import type { AltTextRecord } from "./types.js";
+import type { AltTextRecord, MetadataTarget } from "./types.js";
 
 export interface CaptionFilesOptions {
   beam?: number;
@@ -23,18 +23,29 @@ export interface CaptionFilesOptions {
   xmpSidecar?: boolean;
   /** Write XMP dc:description and EXIF ImageDescription into the image file. */
   embed?: boolean;
-  /** Keep `<image>_original` when embedding. Default true. */
+  /** Keep `<image>_original` when embedding (and `<image>.xmp_original` when replacing a person's sidecar). Default true. */
   backup?: boolean;
+  /** Replace descriptions captionkit did not write. Default false: keep them and list them in `kept_description`. */
+  overwrite?: boolean;
+  /** Refuse images with more pixels than this. Default the library's DEFAULT_MAX_PIXELS. */
+  maxPixels?: number;
   /** Adds `objects` to each captioned image's record (e.g. ObjectTagger.tagImage). */
   tagObjects?: (path: string) => Promise<DetectedObject[]>;
 }
 
-/** Splits the inputs into those still to caption and those the results log already holds. */
-export function planBatch(paths: readonly string[], log?: ResultsLog): { todo: string[]; skipped: string[] } {
+/**
+ * Splits the inputs into those still to caption and those the results log already holds. With `retryKept`
+ * (--overwrite), files whose metadata was left alone because a person had written a description are redone.
+ */
+export function planBatch(
+  paths: readonly string[],
+  log?: ResultsLog,
+  options: { retryKept?: boolean } = {},
+): { todo: string[]; skipped: string[] } {
   if (!log) return { todo: [...paths], skipped: [] };
   const todo: string[] = [];
   const skipped: string[] = [];
-  for (const path of paths) (log.has(resolve(path)) ? skipped : todo).push(path);
+  for (const path of paths) (log.has(resolve(path), options) ? skipped : todo).push(path);
   return { todo, skipped };
 }
 
@@ -53,6 +64,7 @@ export async function* captionFiles(
   const captionOptions: CaptionOptions = {
     ...(options.beam !== undefined ? { beam: options.beam } : {}),
     alternatives: options.alternatives ?? 2,
+    ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
   };
   const writer = options.xmpSidecar || options.embed ? new MetadataWriter() : undefined;
   const chunks: string[][] = [];
@@ -113,13 +125,22 @@ async function toRecord(
   if (options.tagObjects) record.objects = await options.tagObjects(path);
   if (writer) {
     const description = presentCaption(outcome.caption, outcome.confidence, options.minConfidence);
+    const write = { backup: options.backup ?? true, overwrite: options.overwrite ?? false };
+    const kept: MetadataTarget[] = [];
     try {
-      if (options.xmpSidecar) record.xmp_sidecar = await writer.writeSidecar(path, description);
-      if (options.embed) {
-        const { backup } = await writer.embed(path, description, { backup: options.backup ?? true });
-        record.embedded = true;
-        if (backup) record.backup = backup;
+      if (options.xmpSidecar) {
+        const sidecar = await writer.writeSidecar(path, description, write);
+        if (sidecar.written) record.xmp_sidecar = `${path}.xmp`;
+        else kept.push("xmp_sidecar");
+        if (sidecar.backup) record.backup = sidecar.backup;
       }
+      if (options.embed) {
+        const embedded = await writer.embed(path, description, write);
+        record.embedded = embedded.written;
+        if (!embedded.written) kept.push("embed");
+        if (embedded.backup) record.backup = embedded.backup;
+      }
+      if (kept.length > 0) record.kept_description = kept;
     } catch (error) {
       record.error = `writing metadata failed: ${error instanceof Error ? error.message : String(error)}`;
       record.code = "metadata";

@@ -22,6 +22,6 @@ describe("confidence marking", () => {
         { caption: "A cow.", confidence: 0.1 },
       ],
     });
-    expect(row).toBe('"my, photo.jpg","A ""big"" dog.",0.5000,,A cat. | A cow.,');
+    expect(row).toBe('"my, photo.jpg","A ""big"" dog.",0.5000,,A cat. | A cow.,,');
   });
 });

@@ -15,7 +15,15 @@ export function formatText(record: AltTextRecord, withPath: boolean): string {
   return withPath ? `${record.image}: ${displayCaption(record)}` : displayCaption(record);
 }
 
-export const CSV_HEADER = "image,caption,confidence,low_confidence,alternatives,error";
+/** Says where a person's description was kept instead of written over, or undefined. */
+export function keptNote(record: AltTextRecord): string | undefined {
+  const kept = record.kept_description;
+  if (!kept || kept.length === 0) return undefined;
+  const where = kept.map((target) => (target === "xmp_sidecar" ? `${record.image}.xmp` : "the image file"));
+  return `kept the description already in ${where.join(" and ")} (not written by captionkit); --overwrite replaces it`;
+}
+
+export const CSV_HEADER = "image,caption,confidence,low_confidence,alternatives,error,kept_description";
 
 /** RFC 4180: quote every field that holds a comma, quote, or line break; double inner quotes. */
 function csvField(value: string): string {
@@ -30,6 +38,7 @@ export function formatCsvRow(record: AltTextRecord): string {
     record.low_confidence === undefined ? "" : String(record.low_confidence),
     (record.alternatives ?? []).map((a) => a.caption).join(" | "),
     record.error ?? "",
+    (record.kept_description ?? []).join(" "),
   ]
     .map(csvField)
     .join(",");

@@ -7,11 +7,12 @@ export {
   displayCaption,
   formatCsvRow,
   formatText,
+  keptNote,
   OUTPUT_FORMATS,
   type OutputFormat,
 } from "./format.js";
 export { type ExpandOptions, expandInputs, hasImageExtension, IMAGE_EXTENSIONS } from "./inputs.js";
-export { MetadataWriter } from "./metadata.js";
+export { CAPTION_WRITER, captionWriterTag, type DescriptionOwner, MetadataWriter } from "./metadata.js";
 export { COCO_LABELS, ObjectTagger } from "./object-tagger.js";
 export { fileKey, ResultsLog } from "./results-log.js";
-export type { AltTextRecord } from "./types.js";
+export type { AltTextRecord, MetadataTarget } from "./types.js";

@@ -1,6 +1,8 @@
 import type { CaptionAlternative } from "../generation/types.js";
 import type { DetectedObject } from "./object-tagger.js";
 
+export type MetadataTarget = "xmp_sidecar" | "embed";
+
 /** One line of `captionkit caption --format jsonl` and of the --out results file. */
 export interface AltTextRecord {
   /** The path as given on the command line (or as expanded from a folder or glob). */
@@ -18,6 +20,11 @@ export interface AltTextRecord {
   embedded?: boolean;
   /** Copy of the file before embedding (exiftool's `<file>_original`), unless --no-backup. */
   backup?: string;
+  /**
+   * Where a description captionkit did not write was found and kept, so nothing was written there
+   * (--overwrite replaces it). The caption is still in this record.
+   */
+  kept_description?: MetadataTarget[];
   /** What went wrong; the batch goes on. */
   error?: string;
   /** ImageError code (empty, not_an_image, corrupt, ...) or "metadata" for sidecar/embedding failures. */

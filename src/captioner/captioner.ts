@@ -150,7 +150,12 @@ export class ImageCaptioner implements Captioner {
     const [gridH, gridW] = this.encoder.gridShape;
     for (let start = 0; start < images.length; start += this.batchSize) {
       const batch = images.slice(start, start + this.batchSize);
-      const { errors, views } = await this.encodeViews(batch, this.mirror ? 2 : 1, timings);
+      const { errors, views } = await this.encodeViews(
+        batch,
+        this.mirror ? 2 : 1,
+        timings,
+        options.maxPixels,
+      );
       let results: CaptionResult[] = [];
       if (views.length > 0) {
         const t0 = performance.now();
@@ -192,10 +197,16 @@ export class ImageCaptioner implements Captioner {
     batch: ReadonlyArray<string | Uint8Array>,
     viewCount: number,
     timings: CaptionTimings = { preprocess: 0, encode: 0, generate: 0 },
+    maxPixels?: number,
   ): Promise<{ errors: Array<Error | undefined>; views: FeatureBatch[] }> {
     let t0 = performance.now();
     const { size, normalization, fit } = this.preprocessing;
-    const prepared = await preprocessBatch(batch, { size, normalization, fit });
+    const prepared = await preprocessBatch(batch, {
+      ...(maxPixels === undefined ? {} : { maxPixels }),
+      size,
+      normalization,
+      fit,
+    });
     const ok = batch.flatMap((_, i) => (prepared.errors[i] ? [] : [i]));
     const per = size * size * 3;
     // [plain images | their mirror images]: one encoder call for both views

@@ -28,6 +28,8 @@ export interface CaptionOptions {
   alpha?: number;
   /** Never repeat an n-gram of this many words in a caption (0 = off). Default DEFAULT_NO_REPEAT_NGRAM. */
   noRepeatNgram?: number;
+  /** Refuse images with more pixels than this (decompression-bomb guard). Default DEFAULT_MAX_PIXELS (40 MP). */
+  maxPixels?: number;
 }
 
 /** Repeated trigrams are blocked unless a caller asks otherwise (see docs/generation.md for the measured effect). */

@@ -97,10 +97,11 @@ export async function probeImage(
   const height = metadata.pageHeight ?? metadata.height ?? 0;
   if (width <= 0 || height <= 0) throw new ImageError("corrupt", source.name, "image has no pixels");
   if (width * height > maxPixels) {
+    // No "how to raise it" here: that is a flag or an option depending on the caller, which adds it.
     throw new ImageError(
       "too_many_pixels",
       source.name,
-      `${width}x${height} = ${((width * height) / 1e6).toFixed(1)} megapixels exceeds the limit of ${(maxPixels / 1e6).toFixed(1)} (raise maxPixels if this is intended)`,
+      `${width}x${height} = ${((width * height) / 1e6).toFixed(1)} megapixels exceeds the limit of ${(maxPixels / 1e6).toFixed(1)} megapixels`,
     );
   }
   // Orientations 5-8 swap the axes.

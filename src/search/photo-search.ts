@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import path from "node:path";
 import { openDatabase } from "./db/schema.js";
 import { PhotoStore } from "./db/store.js";
 import { unpackFeatures } from "./indexer.js";
@@ -65,6 +66,20 @@ class SqlitePhotoSearch implements PhotoSearch {
     return this.store.count();
   }
 
+  imagePath(id: number): string | undefined {
+    return this.store.byId(id)?.path;
+  }
+
+  folder(): string | undefined {
+    const { first, last } = this.store.pathRange();
+    if (first === null || last === null) return undefined;
+    let common = 0;
+    while (common < first.length && first[common] === last[common]) common++;
+    // Back to a whole folder name: "/photos/2023" and "/photos/2024" share "/photos/202", i.e. /photos.
+    const cut = first.slice(0, common + 1).lastIndexOf(path.sep);
+    return cut <= 0 ? path.sep : first.slice(0, cut);
+  }
+
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult[]> {
     const k = Math.max(1, Math.floor(options.k ?? 10));
     const method = options.method ?? this.options.defaultMethod ?? DEFAULT_METHOD;
@@ -72,7 +87,7 @@ class SqlitePhotoSearch implements PhotoSearch {
       throw new Error(`unknown ranking method "${method}"; use one of ${RANKING_METHODS.join(", ")}`);
     }
     const ranked = await this.rank(query, k, method, options.method !== undefined);
-    return ranked.map((r) => ({ image: r.path, score: r.score, caption: r.caption }));
+    return ranked.map((r) => ({ id: r.id, image: r.path, score: r.score, caption: r.caption }));
   }
 
   private async rank(query: string, k: number, method: RankingMethod, explicit: boolean): Promise<Ranked[]> {

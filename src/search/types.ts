@@ -1,6 +1,8 @@
 export type RankingMethod = "fts" | "generative" | "embedding" | "fusion";
 
 export interface SearchResult {
+  /** The image's id in the index (PhotoSearch.imagePath resolves it). */
+  id: number;
   /** Path of the image as indexed. */
   image: string;
   /** Higher is better; comparable only within one query and method. */
@@ -20,5 +22,9 @@ export interface PhotoSearch {
   search(query: string, options?: SearchOptions): Promise<SearchResult[]>;
   /** Number of indexed images. */
   count(): number;
+  /** The indexed path of an image id, or undefined for an id the index does not hold. */
+  imagePath(id: number): string | undefined;
+  /** The deepest folder holding every indexed image (undefined for an empty index). */
+  folder(): string | undefined;
   close(): void;
 }

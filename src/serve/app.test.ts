@@ -264,21 +264,33 @@ describe("health, metrics, page, search", () => {
 
   it("adds GET /v1/search only when given a photo index", async () => {
     const without = await server({ captioner: fakeCaptioner() });
-    expect((await without.inject({ url: "/v1/search?q=dog" })).statusCode).toBe(404);
+    expect((await without.inject({ url: "/v1/search?q=dog" })).json().error.code).toBe("no_index");
     const queries: Array<[string, number | undefined]> = [];
     const search: PhotoSearch = {
       async search(query, options) {
         queries.push([query, options?.k]);
-        return [{ image: "a.jpg", score: 2, caption: "A dog." }];
+        return [{ id: 7, image: "/photos/pets/a.jpg", score: 2, caption: "A dog." }];
       },
       count: () => 1,
+      imagePath: () => undefined,
+      folder: () => "/photos",
       close() {},
     };
     const app = await server({ captioner: fakeCaptioner(), search });
     const response = await app.inject({ url: "/v1/search?q=dog%20on%20grass&k=3" });
     expect(response.json()).toEqual({
       query: "dog on grass",
-      results: [{ image: "a.jpg", score: 2, caption: "A dog." }],
+      folder: "/photos",
+      results: [
+        {
+          id: 7,
+          image: "/photos/pets/a.jpg",
+          path: "pets/a.jpg",
+          score: 2,
+          caption: "A dog.",
+          thumbnail: "/v1/images/7/thumbnail",
+        },
+      ],
     });
     expect(queries).toEqual([["dog on grass", 3]]);
     expect((await app.inject({ url: "/v1/search" })).statusCode).toBe(400);

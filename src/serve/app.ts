@@ -7,7 +7,7 @@ import type { PhotoSearch } from "../search/types.js";
 import { requireApiKey } from "./auth.js";
 import { MicroBatcher } from "./batcher.js";
 import { type CaptionJob, type CaptionOutcome, makeCaptionRunner } from "./caption-runner.js";
-import { ApiError, errorBody, toApiError } from "./errors.js";
+import { ApiError, clientErrorHandler, errorBody, toApiError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
 import { type ServeOptions, serveOptionsSchema } from "./options.js";
 import { captionRoutes } from "./routes/captions.js";
@@ -50,6 +50,7 @@ export async function buildServer(input: BuildServerOptions): Promise<FastifyIns
   const app = Fastify({
     ...loggerOption,
     bodyLimit: options.bodyLimitBytes,
+    clientErrorHandler: clientErrorHandler(options.requestTimeoutMs),
     // Node's own timers handle slow clients: requestTimeout answers 408 to an upload that has not finished in
     // time, the idle timeout drops a stalled socket. Node checks request timeouts every
     // connectionsCheckingInterval (30 s by default), so tighten it to match short limits.
@@ -122,7 +123,7 @@ export async function buildServer(input: BuildServerOptions): Promise<FastifyIns
   await app.register(async (api) => {
     if (options.apiKey !== undefined) api.addHook("onRequest", requireApiKey(options.apiKey));
     await api.register(captionRoutes, { batcher, options, modelName: captioner.modelName });
-    if (search) await api.register(searchRoutes, { search });
+    await api.register(searchRoutes, { search, maxPixels: options.maxPixels });
   });
 
   await app.register(fastifyStatic, {

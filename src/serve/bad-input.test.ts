@@ -10,6 +10,7 @@ import {
   truncatedJpeg,
 } from "../../test/fixtures/images.js";
 import { buildServer } from "./app.js";
+import { errorResponseSchema } from "./schemas.js";
 import { fakeCaptioner } from "./test-utils/fake-captioner.js";
 
 /** Against a real listening socket: what a hostile or broken client can send, and what it gets back. */
@@ -122,6 +123,14 @@ describe("bad input against a running server", () => {
     expect(await postGood()).toMatchObject({ status: 200 });
   });
 
+  it("says which server flag sets the pixel limit when an image is over it", async () => {
+    const { status, json } = await post(bombPng(), { "content-type": "image/png" });
+    expect(status).toBe(422);
+    expect(json.error?.message).toMatch(
+      /^\d+x\d+ = [\d.]+ megapixels exceeds the limit of 40\.0 megapixels; this server's limit is set with `captionkit serve --max-pixels`$/,
+    );
+  });
+
   it.each(["trickles", "stalls"])(
     "cuts off a client that sends headers and then %s, and keeps serving others",
     async (mode) => {
@@ -153,6 +162,12 @@ describe("bad input against a running server", () => {
       expect(await postGood()).toMatchObject({ status: 200 });
       const { response, ms } = await outcome;
       expect(response).toMatch(/^HTTP\/1\.1 408/);
+      // The documented error body, like every other error.
+      const body = JSON.parse(response.slice(response.indexOf("\r\n\r\n") + 4));
+      expect(errorResponseSchema.parse(body).error).toEqual({
+        code: "request_timeout",
+        message: "the request was not received within 1000 ms; send the whole upload at once",
+      });
       expect(ms).toBeLessThan(5000);
       expect(await postGood()).toMatchObject({ status: 200 });
       expect((await fetch(`${origin}/healthz`)).status).toBe(200);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { BatcherClosedError, MicroBatcher, QueueFullError, QueueTimeoutError } from "./batcher.js";
+import {
+  BatcherClosedError,
+  ClientGoneError,
+  MicroBatcher,
+  QueueFullError,
+  QueueTimeoutError,
+} from "./batcher.js";
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -86,6 +92,32 @@ describe("MicroBatcher", () => {
     await expect(batcher.submit(4)).rejects.toBeInstanceOf(QueueFullError);
     await Promise.all([running, ...waiting]);
     expect(batcher.depth).toBe(0);
+  });
+
+  it("drops a waiting item whose client has gone, freeing its place, and never runs it", async () => {
+    const model = doubler(100);
+    const batcher = new MicroBatcher({
+      maxBatch: 1,
+      maxWaitMs: 0,
+      maxQueue: 2,
+      timeoutMs: 5000,
+      run: model.run,
+    });
+    const left = new AbortController();
+    const running = batcher.submit(1, left.signal); // already running when its client leaves
+    await delay(5);
+    const gone = new AbortController();
+    const abandoned = batcher.submit(2, gone.signal);
+    const kept = batcher.submit(3);
+    gone.abort();
+    left.abort();
+    await expect(abandoned).rejects.toBeInstanceOf(ClientGoneError);
+    await expect(running).rejects.toBeInstanceOf(ClientGoneError);
+    expect(batcher.depth).toBe(1);
+    expect((await batcher.submit(4)).output).toBe(8);
+    expect((await kept).output).toBe(6);
+    expect(model.batches).toEqual([[1], [3], [4]]);
+    await expect(batcher.submit(5, AbortSignal.abort())).rejects.toBeInstanceOf(ClientGoneError);
   });
 
   it("times out an item that waits too long and removes it from the queue", async () => {

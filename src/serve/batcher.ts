@@ -13,6 +13,11 @@ export class BatcherClosedError extends Error {
   override readonly name = "BatcherClosedError";
 }
 
+/** The item's signal fired (its client hung up) before it ran: it was dropped from the queue. */
+export class ClientGoneError extends Error {
+  override readonly name = "ClientGoneError";
+}
+
 export interface BatcherOptions<I, O> {
   /** Most items handed to one `run` call; 1 turns batching off. */
   maxBatch: number;
@@ -42,6 +47,8 @@ interface Pending<I, O> {
   enqueuedAt: number;
   settled: boolean;
   timer: NodeJS.Timeout;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
   resolve(outcome: BatchOutcome<O>): void;
   reject(error: Error): void;
 }
@@ -67,8 +74,14 @@ export class MicroBatcher<I, O> {
     return this.queue.length;
   }
 
-  submit(item: I): Promise<BatchOutcome<O>> {
+  /**
+   * Queues an item. When `signal` aborts (the client hung up) while the item waits, it leaves the queue at
+   * once and rejects with ClientGoneError, so work nobody will read never takes the model's time or a
+   * queue place; an item already running finishes and its result is dropped.
+   */
+  submit(item: I, signal?: AbortSignal): Promise<BatchOutcome<O>> {
     if (this.closed) return Promise.reject(new BatcherClosedError("the server is shutting down"));
+    if (signal?.aborted) return Promise.reject(new ClientGoneError("the client went away before its turn"));
     if (this.queue.length >= this.options.maxQueue) {
       return Promise.reject(new QueueFullError(`queue full (${this.options.maxQueue} requests waiting)`));
     }
@@ -79,12 +92,17 @@ export class MicroBatcher<I, O> {
         settled: false,
         resolve,
         reject,
+        signal,
+        onAbort: () => {
+          this.dequeue(pending);
+          this.settle(pending, new ClientGoneError("the client went away before its turn"));
+        },
         timer: setTimeout(() => {
-          const index = this.queue.indexOf(pending);
-          if (index >= 0) this.queue.splice(index, 1);
+          this.dequeue(pending);
           this.settle(pending, new QueueTimeoutError(`no result within ${this.options.timeoutMs} ms`));
         }, this.options.timeoutMs),
       };
+      signal?.addEventListener("abort", pending.onAbort, { once: true });
       this.queue.push(pending);
       this.schedule();
     });
@@ -99,10 +117,16 @@ export class MicroBatcher<I, O> {
     }
   }
 
+  private dequeue(pending: Pending<I, O>): void {
+    const index = this.queue.indexOf(pending);
+    if (index >= 0) this.queue.splice(index, 1);
+  }
+
   private settle(pending: Pending<I, O>, result: Error | BatchOutcome<O>): void {
     if (pending.settled) return;
     pending.settled = true;
     clearTimeout(pending.timer);
+    pending.signal?.removeEventListener("abort", pending.onAbort);
     if (result instanceof Error) pending.reject(result);
     else pending.resolve(result);
   }

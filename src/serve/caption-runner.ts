@@ -5,6 +5,8 @@ export interface CaptionJob {
   bytes: Uint8Array;
   beam: number;
   alternatives: number;
+  /** The server's pixel limit, which the upload was checked against: the model must read it with the same. */
+  maxPixels: number;
 }
 
 export type CaptionOutcome = { ok: true; result: CaptionResult } | { ok: false; error: unknown };
@@ -18,7 +20,7 @@ export function makeCaptionRunner(captioner: Captioner): (jobs: CaptionJob[]) =>
     const outcomes: CaptionOutcome[] = new Array(jobs.length);
     const groups = new Map<string, number[]>();
     jobs.forEach((job, i) => {
-      const key = `${job.beam}/${job.alternatives}`;
+      const key = `${job.beam}/${job.alternatives}/${job.maxPixels}`;
       const group = groups.get(key);
       if (group) group.push(i);
       else groups.set(key, [i]);
@@ -28,7 +30,7 @@ export function makeCaptionRunner(captioner: Captioner): (jobs: CaptionJob[]) =>
       const settled = await captionEach(
         captioner,
         indices.map((i) => jobs[i]!.bytes),
-        { beam: first.beam, alternatives: first.alternatives },
+        { beam: first.beam, alternatives: first.alternatives, maxPixels: first.maxPixels },
       );
       indices.forEach((jobIndex, k) => {
         const one = settled[k]!;

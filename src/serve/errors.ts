@@ -1,3 +1,5 @@
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import { type ImageErrorCode, isImageError } from "../image/index.js";
 
 /** Codes clients can branch on; the message is for people. */
@@ -13,6 +15,10 @@ export type ApiErrorCode =
   | "queue_full"
   | "timeout"
   | "shutting_down"
+  | "client_gone"
+  | "request_timeout"
+  | "headers_too_large"
+  | "no_index"
   | "internal";
 
 export class ApiError extends Error {
@@ -92,4 +98,33 @@ export function toApiError(error: unknown): ApiError {
 
 export function errorBody(error: ApiError): ErrorBody {
   return { error: { code: error.code, message: error.message } };
+}
+
+/**
+ * Answers errors Node's HTTP parser meets before fastify sees a request (fastify's clientErrorHandler):
+ * a request not received within requestTimeoutMs, oversized headers, broken HTTP. Same JSON body as every
+ * other error, instead of fastify's own shape.
+ */
+export function clientErrorHandler(requestTimeoutMs: number) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    if (error.code === "ECONNRESET" || socket.destroyed) return;
+    const apiError =
+      error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? new ApiError(
+            408,
+            "request_timeout",
+            `the request was not received within ${requestTimeoutMs} ms; send the whole upload at once`,
+          )
+        : error.code === "HPE_HEADER_OVERFLOW"
+          ? new ApiError(431, "headers_too_large", "request headers are too large")
+          : new ApiError(400, "bad_request", "malformed HTTP request");
+    const body = JSON.stringify(errorBody(apiError));
+    if (socket.writable) {
+      socket.write(
+        `HTTP/1.1 ${apiError.status} ${STATUS_CODES[apiError.status]}\r\nConnection: close\r\n` +
+          `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
 }

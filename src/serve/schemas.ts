@@ -41,7 +41,36 @@ export const searchQuerySchema = z
 export const searchResponseSchema = z
   .object({
     query: z.string(),
-    results: z.array(z.object({ image: z.string(), score: z.number(), caption: z.string() }).strict()),
+    /** The folder holding every indexed image; `path` is relative to it. */
+    folder: z.string().optional(),
+    results: z.array(
+      z
+        .object({
+          id: z.number().int(),
+          /** The indexed (absolute) path on the server. */
+          image: z.string(),
+          path: z.string(),
+          score: z.number(),
+          caption: z.string(),
+          /** GET it for a small JPEG of the image. */
+          thumbnail: z.string(),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
+/** For routes that take no query string: any key is a 400, not silently ignored. */
+export const noQuerySchema = z.object({}).strict();
+
+/** Route parameter of /v1/images/:id/...: a whole number, the image's id in the index; nothing else. */
+export const imageIdSchema = z
+  .object({
+    id: z.coerce
+      .number()
+      .int()
+      .positive()
+      .max(2 ** 53),
   })
   .strict();
 

@@ -97,12 +97,15 @@ describe.skipIf(!hasChromium)("web page", () => {
     const altText = page.getByLabel("Alt text (you can edit it)");
     await expect.poll(() => altText.inputValue()).toBe("A red square.");
     await expect.poll(() => page.textContent("#status")).toContain("red.png: A red square.");
+    // The picture is described by its caption, not by its file name, and follows the user's edits.
+    expect(await page.getAttribute(".result:first-child .preview", "alt")).toBe("A red square.");
     expect(await page.textContent(".confidence")).toMatch(/Confidence: \d+%/);
     expect(await page.locator(".alternatives li").count()).toBe(2);
 
     await page.getByRole("button", { name: "Copy alt text" }).click();
     await expect.poll(() => readClipboard(page)).toBe("A red square.");
     await altText.fill('A red "square" & more');
+    expect(await page.getAttribute(".result:first-child .preview", "alt")).toBe('A red "square" & more');
     await page.getByRole("button", { name: "Copy <img> snippet" }).click();
     await expect
       .poll(() => readClipboard(page))
@@ -182,12 +185,16 @@ describe.skipIf(!hasChromium)("web page", () => {
 });
 
 describe.skipIf(!hasChromium)("web page with a photo index", () => {
-  it("shows the search box and lists results", async () => {
+  it("lists results with thumbnails and paths relative to the indexed folder", async () => {
+    const photo = join(await mkdtemp(join(tmpdir(), "captionkit-web-index-")), "dog.png");
+    await sharp(await redPng()).toFile(photo);
     const search: PhotoSearch = {
       async search(query) {
-        return [{ image: "/photos/dog.jpg", score: 1.5, caption: `A dog (${query}).` }];
+        return [{ id: 7, image: "/photos/pets/dog.jpg", score: 1.5, caption: `A dog (${query}).` }];
       },
       count: () => 1,
+      imagePath: (id) => (id === 7 ? photo : undefined),
+      folder: () => "/photos",
       close() {},
     };
     const app = await buildServer({ captioner: fakeCaptioner(), search });
@@ -201,9 +208,14 @@ describe.skipIf(!hasChromium)("web page with a photo index", () => {
       expect(await page.isVisible("#search-section")).toBe(true);
       await page.getByLabel("Words to look for").fill("dog on grass");
       await page.keyboard.press("Enter");
+      await expect.poll(() => page.textContent("#search-results .search-path")).toBe("pets/dog.jpg");
+      expect(await page.textContent("#search-results .search-caption")).toBe("A dog (dog on grass).");
+      expect(await page.textContent("#search-results")).not.toContain("/photos/");
+      // The thumbnail arrived (a JPEG made by the server from the indexed file) and decoded.
       await expect
-        .poll(() => page.textContent("#search-results"))
-        .toContain("/photos/dog.jpg: A dog (dog on grass).");
+        .poll(() => page.evaluate<number>("document.querySelector('#search-results .thumb').naturalWidth"))
+        .toBe(96);
+      expect(await page.getAttribute("#search-results .thumb", "src")).toMatch(/^blob:/);
       expect(await axeViolations(page)).toEqual([]);
     } finally {
       await browser.close();

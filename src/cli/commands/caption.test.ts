@@ -4,11 +4,13 @@ import { appendFile, mkdir, mkdtemp, readFile, utimes, writeFile } from "node:fs
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { ExifTool, type WriteTags } from "exiftool-vendored";
+import { afterAll, describe, expect, it } from "vitest";
 import { encodeImage, solidImage, writeFixture } from "../../../test/fixtures/images.js";
 import { writeTinyModel } from "../../alttext/test-utils/tiny-model.js";
 import type { Captioner } from "../../generation/types.js";
 import { fakeCaptioner } from "../../serve/test-utils/fake-captioner.js";
+import { Screen } from "../test-utils/screen.js";
 import { type CaptionCommandOptions, runCaption } from "./caption.js";
 
 async function photos(): Promise<{ dir: string; paths: string[] }> {
@@ -97,7 +99,7 @@ describe("captionkit caption", () => {
       alternatives: expect.any(Array),
     });
     expect(lines[2]).toMatchObject({ code: "not_an_image", error: expect.any(String) });
-    expect(summary).toEqual({ total: 3, captioned: 2, skipped: 0, failed: 1 });
+    expect(summary).toEqual({ total: 3, captioned: 2, skipped: 0, failed: 1, kept: 0 });
   });
 
   it("prints text, hedging low-confidence captions, with errors on stderr", async () => {
@@ -116,7 +118,9 @@ describe("captionkit caption", () => {
   it("prints CSV with a header and a JSON array", async () => {
     const { paths } = await photos();
     const csv = await run(paths.slice(0, 2), { format: "csv" });
-    expect(csv.stdout.split("\n")[0]).toBe("image,caption,confidence,low_confidence,alternatives,error");
+    expect(csv.stdout.split("\n")[0]).toBe(
+      "image,caption,confidence,low_confidence,alternatives,error,kept_description",
+    );
     expect(csv.stdout.split("\n")[1]).toMatch(/^.*1-red\.png,A red square\.,/);
     const json = await run(paths, { format: "json" });
     expect(JSON.parse(json.stdout)).toHaveLength(3);
@@ -135,6 +139,7 @@ describe("captionkit caption", () => {
     const captioner = fakeCaptioner();
     const second = await run([dir], { out }, captioner);
     expect(second.summary).toMatchObject({ captioned: 0, failed: 1, skipped: 2 });
+    expect(second.stderr).toContain("removed an incomplete last line (20 bytes) left by an interrupted run");
     expect(captioner.calls.flat().reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
 
     // Repairing the broken file and touching another makes exactly those two run again.
@@ -147,15 +152,95 @@ describe("captionkit caption", () => {
     expect(fourth.summary).toMatchObject({ captioned: 0, skipped: 3 });
     expect(fourth.loads).toBe(0);
     const lines = (await readFile(out, "utf8")).split("\n").filter(Boolean);
-    expect(lines.filter((l) => l.startsWith("{") && l.endsWith("}"))).toHaveLength(3 + 1 + 2);
+    expect(lines.map((l) => JSON.parse(l).image)).toHaveLength(3 + 1 + 2);
   });
 
   it("refuses bad options and empty inputs with a message saying what to do", async () => {
     const { dir } = await photos();
     await expect(run([dir], { beam: 0 })).rejects.toThrow(/--beam/);
     await expect(run([dir], { format: "xml" })).rejects.toThrow(/--format/);
+    // The message names the flag as typed, not commander's camelCase key.
+    await expect(run([dir], { minConfidence: 2 })).rejects.toThrow(/^invalid option --min-confidence: /);
     const empty = await mkdtemp(join(tmpdir(), "captionkit-empty-"));
     await expect(run([empty], {})).rejects.toThrow(/no images found.*--recursive/);
+  });
+});
+
+describe("captionkit caption messages", () => {
+  const exiftool = new ExifTool({ maxProcs: 1 });
+  afterAll(() => exiftool.end());
+
+  it("says in every output format, and in the summary, that a person's description was kept", async () => {
+    const { dir, paths } = await photos();
+    await exiftool.write(paths[0]!, { "XMP-dc:Description": "Grandma's red scarf" } as WriteTags, {
+      writeArgs: ["-overwrite_original"],
+    });
+    const inputs = paths.slice(0, 2);
+    const note = `${paths[0]}: kept the description already in the image file (not written by captionkit); --overwrite replaces it`;
+    const summary = "(for 1, a description captionkit did not write was kept; --overwrite replaces it)";
+    for (const format of ["text", "jsonl", "json", "csv"]) {
+      const result = await run(inputs, { format, embed: true, backup: false });
+      expect(result.summary, format).toMatchObject({ captioned: 2, kept: 1 });
+      expect(result.stderr, format).toContain(note);
+      expect(result.stderr, format).toContain(summary);
+      if (format === "jsonl")
+        expect(JSON.parse(result.stdout.split("\n")[0]!).kept_description).toEqual(["embed"]);
+      if (format === "json") expect(JSON.parse(result.stdout)[0].kept_description).toEqual(["embed"]);
+      if (format === "csv") expect(result.stdout.split("\n")[1]).toMatch(/,embed$/);
+    }
+    const out = join(dir, "out.jsonl");
+    const logged = await run(inputs, { out, embed: true });
+    expect(logged.stderr).toContain(note);
+    expect(logged.stderr).toContain(`2 captioned ${summary}, 0 failed`);
+    expect((await exiftool.read(paths[0]!)).Description).toBe("Grandma's red scarf");
+    // --overwrite redoes the file whose description was kept, even though --out already holds it.
+    const resumed = await run(inputs, { out, embed: true, overwrite: true, backup: false });
+    expect(resumed.summary).toMatchObject({ captioned: 1, skipped: 1, kept: 0 });
+    expect((await exiftool.read(paths[0]!)).Description).toBe("A red square.");
+    await exiftool.write(paths[0]!, { "XMP-dc:Description": "Grandma's red scarf" } as WriteTags, {
+      writeArgs: ["-overwrite_original"],
+    });
+    const replaced = await run(inputs, { embed: true, overwrite: true, backup: false });
+    expect(replaced.summary.kept).toBe(0);
+    expect((await exiftool.read(paths[0]!)).Description).toBe("A red square.");
+  });
+
+  it("names --max-pixels in the decompression-bomb error, and the flag lets the image through", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "captionkit-big-"));
+    const big = await writeFixture(
+      dir,
+      "big.png",
+      await encodeImage(solidImage(300, 200, [255, 0, 0]), "png"),
+    );
+    const refused = await run([big], { maxPixels: 50_000 });
+    expect(refused.stderr).toBe(
+      `${big}: 300x200 = 0.1 megapixels exceeds the limit of 0.1 megapixels; to caption it anyway, pass a larger --max-pixels (now 50000)\n`,
+    );
+    const allowed = await run([big], { maxPixels: "60000" as unknown as number });
+    expect(allowed.stdout).toBe("A red square.\n");
+  });
+
+  it("reports a missing path where it was given, above the progress bar on a terminal", async () => {
+    const { dir, paths } = await photos();
+    const missing = join(dir, "gone.jpg");
+    const inputs = [paths[0]!, missing, paths[1]!, paths[0]!.replace("1-red", "4-red")];
+    await writeFile(inputs[3]!, await readFile(paths[0]!));
+    const screen = new Screen();
+    await runCaption(
+      inputs,
+      { out: join(dir, "out.jsonl") },
+      {
+        loadCaptioner: async () => fakeCaptioner(),
+        stdout: () => {},
+        stderr: (text) => screen.write(text),
+        terminal: { stdout: true, stderr: true, columns: 120 },
+      },
+    );
+    const lines = screen.text();
+    expect(lines[0]).toBe(`${missing}: file not found`);
+    expect(lines[1]).toMatch(/^captioning \[=+\] 100% 4\/4 images/);
+    expect(lines[2]).toMatch(/^3 captioned, 1 failed, 0 skipped/);
+    expect(lines).toHaveLength(3);
   });
 });
 

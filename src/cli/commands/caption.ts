@@ -7,6 +7,7 @@ import {
   expandInputs,
   formatCsvRow,
   formatText,
+  keptNote,
   loadModel,
   type ModelLoadOptions,
   OUTPUT_FORMATS,
@@ -15,6 +16,7 @@ import {
 } from "../../alttext/index.js";
 import { ObjectTagger } from "../../alttext/object-tagger.js";
 import type { Captioner } from "../../generation/types.js";
+import { DEFAULT_MAX_PIXELS } from "../../image/index.js";
 import { parseFlags } from "../flags.js";
 import { startProgress } from "../progress.js";
 
@@ -30,6 +32,8 @@ const optionsSchema = z
     xmpSidecar: z.boolean().default(false),
     embed: z.boolean().default(false),
     backup: z.boolean().default(true),
+    overwrite: z.boolean().default(false),
+    maxPixels: z.coerce.number().int().positive().default(DEFAULT_MAX_PIXELS),
     minConfidence: z.coerce.number().min(0).max(1).optional(),
     objects: z.boolean().default(false),
     mirror: z.boolean().optional(),
@@ -46,6 +50,8 @@ export interface CaptionCommandIo {
   loadTagger?(): Promise<Pick<ObjectTagger, "tagImage" | "dispose">>;
   stdout(text: string): void;
   stderr(text: string): void;
+  /** Which of stdout and stderr are terminals (for the progress bar). Default: neither. */
+  terminal?: { stdout: boolean; stderr: boolean; columns?: number };
 }
 
 export interface CaptionSummary {
@@ -53,6 +59,8 @@ export interface CaptionSummary {
   captioned: number;
   skipped: number;
   failed: number;
+  /** Captioned, but a description captionkit did not write was kept in the sidecar or image. */
+  kept: number;
 }
 
 /** The whole command minus argument parsing; tests call it with a fake captioner. */
@@ -69,10 +77,28 @@ export async function runCaption(
     );
   }
   const log = options.out ? new ResultsLog(options.out) : undefined;
-  const { todo, skipped } = planBatch(paths, log);
+  if (log?.repairedBytes) {
+    io.stderr(
+      `${options.out}: removed an incomplete last line (${log.repairedBytes} bytes) left by an interrupted run\n`,
+    );
+  }
+  if (log?.unreadableLines) {
+    io.stderr(
+      `${options.out}: ${log.unreadableLines} lines are not JSON records; they are left as they are\n`,
+    );
+  }
+  const { todo, skipped } = planBatch(paths, log, {
+    retryKept: options.overwrite && (options.xmpSidecar || options.embed),
+  });
   if (skipped.length > 0)
     io.stderr(`skipping ${skipped.length} images already captioned in ${options.out}\n`);
-  const summary: CaptionSummary = { total: paths.length, captioned: 0, skipped: skipped.length, failed: 0 };
+  const summary: CaptionSummary = {
+    total: paths.length,
+    captioned: 0,
+    skipped: skipped.length,
+    failed: 0,
+    kept: 0,
+  };
   if (todo.length === 0) {
     log?.close();
     return summary;
@@ -84,7 +110,26 @@ export async function runCaption(
     ...(options.prior === undefined ? {} : { prior: options.prior }),
   });
   const tagger = options.objects ? await (io.loadTagger ?? ObjectTagger.create)() : undefined;
-  const progress = startProgress("captioning", todo.length, { unit: "images" });
+  // Results streaming to the terminal are progress enough; a bar between them would garble them.
+  const streaming = !log && options.format !== "json";
+  const progress = startProgress("captioning", todo.length, {
+    unit: "images",
+    hidden: streaming && io.terminal?.stdout === true,
+    stream: {
+      isTTY: io.terminal?.stderr ?? false,
+      columns: io.terminal?.columns,
+      write: (text: string) => {
+        io.stderr(text);
+        return true;
+      },
+    } as unknown as NodeJS.WritableStream,
+  });
+  // Everything said on stderr during the run goes above the bar, in input order.
+  const note = (record: AltTextRecord, errors: boolean) => {
+    if (errors && record.error !== undefined) progress.log(`${record.image}: ${record.error}\n`);
+    const kept = keptNote(record);
+    if (kept) progress.log(`${record.image}: ${kept}\n`);
+  };
   const collected: AltTextRecord[] = [];
   const withPath = paths.length > 1;
   if (!log && options.format === "csv") io.stdout(`${CSV_HEADER}\n`);
@@ -96,30 +141,39 @@ export async function runCaption(
       xmpSidecar: options.xmpSidecar,
       embed: options.embed,
       backup: options.backup,
+      overwrite: options.overwrite,
+      maxPixels: options.maxPixels,
       ...(options.minConfidence !== undefined ? { minConfidence: options.minConfidence } : {}),
       ...(tagger ? { tagObjects: (path: string) => tagger.tagImage(path) } : {}),
     })) {
+      if (record.code === "too_many_pixels") {
+        record.error = `${record.error}; to caption it anyway, pass a larger --max-pixels (now ${options.maxPixels})`;
+      }
       progress.increment();
       if (record.error === undefined) summary.captioned += 1;
       else summary.failed += 1;
+      if (record.kept_description) summary.kept += 1;
       if (log) {
         log.append(record);
-        if (record.error !== undefined) io.stderr(`${record.image}: ${record.error}\n`);
+        note(record, true);
         continue;
       }
       switch (options.format) {
         case "jsonl":
           io.stdout(`${JSON.stringify(record)}\n`);
+          note(record, false);
           break;
         case "json":
           collected.push(record);
+          note(record, false);
           break;
         case "csv":
           io.stdout(`${formatCsvRow(record)}\n`);
+          note(record, false);
           break;
         default:
-          if (record.error !== undefined) io.stderr(`${record.image}: ${record.error}\n`);
-          else io.stdout(`${formatText(record, withPath)}\n`);
+          if (record.error === undefined) io.stdout(`${formatText(record, withPath)}\n`);
+          note(record, true);
       }
     }
   } finally {
@@ -129,10 +183,16 @@ export async function runCaption(
     tagger?.dispose();
   }
   if (!log && options.format === "json") io.stdout(`${JSON.stringify(collected, null, 2)}\n`);
+  const kept =
+    summary.kept > 0
+      ? ` (for ${summary.kept}, a description captionkit did not write was kept; --overwrite replaces it)`
+      : "";
   if (log) {
     io.stderr(
-      `${summary.captioned} captioned, ${summary.failed} failed, ${summary.skipped} skipped; results in ${options.out}\n`,
+      `${summary.captioned} captioned${kept}, ${summary.failed} failed, ${summary.skipped} skipped; results in ${options.out}\n`,
     );
+  } else if (kept) {
+    io.stderr(`${summary.captioned} captioned${kept}\n`);
   }
   return summary;
 }
@@ -162,6 +222,15 @@ export function register(program: Command): void {
     .option("--xmp-sidecar", "write the caption as dc:description into <image>.xmp (other fields kept)")
     .option("--embed", "write XMP dc:description and EXIF ImageDescription into the image file")
     .option("--no-backup", "with --embed, do not keep <image>_original")
+    .option(
+      "--overwrite",
+      "replace descriptions captionkit did not write (by default they are kept and the file is reported)",
+    )
+    .option(
+      "--max-pixels <n>",
+      "largest image to read, width x height (decompression-bomb guard)",
+      String(DEFAULT_MAX_PIXELS),
+    )
     .option("--min-confidence <x>", "mark captions below X (0..1) as low confidence and hedge their text")
     .option(
       "--objects",
@@ -172,6 +241,11 @@ export function register(program: Command): void {
         loadCaptioner: loadModel,
         stdout: (text) => process.stdout.write(text),
         stderr: (text) => process.stderr.write(text),
+        terminal: {
+          stdout: process.stdout.isTTY === true,
+          stderr: process.stderr.isTTY === true,
+          ...(process.stderr.columns ? { columns: process.stderr.columns } : {}),
+        },
       });
       if (summary.failed > 0) {
         throw new Error(`${summary.failed} of ${summary.total} images failed (see the error lines above)`);

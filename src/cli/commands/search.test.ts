@@ -34,7 +34,7 @@ describe("captionkit index / search commands", () => {
     await runSearch("a blue picture", { db, format: "json", k: "3" }, (t) => lines.push(t));
     const results = JSON.parse(lines.join("")) as { image: string; score: number; caption: string }[];
     expect(results[0]).toMatchObject({ image: path.join(dir, "blue.png"), caption: "A blue square." });
-    expect(Object.keys(results[0]!).sort()).toEqual(["caption", "image", "score"]);
+    expect(Object.keys(results[0]!).sort()).toEqual(["caption", "id", "image", "score"]);
   });
 
   it("answers a --queries file with one JSON line per query", async () => {

@@ -5,6 +5,18 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { encodeImage, solidImage } from "../../../test/fixtures/images.js";
 import { writeTinyModel } from "../../alttext/test-utils/tiny-model.js";
+import { parseServeFlags } from "./serve.js";
+
+describe("captionkit serve flags", () => {
+  it("takes the pixel limit as --max-pixels (or the older --max-megapixels) and names flags as typed", () => {
+    expect(parseServeFlags({}).maxPixels).toBe(40_000_000);
+    expect(parseServeFlags({ maxPixels: "120000000" }).maxPixels).toBe(120_000_000);
+    expect(parseServeFlags({ maxMegapixels: "2.5" }).maxPixels).toBe(2_500_000);
+    expect(() => parseServeFlags({ maxPixels: "1", maxMegapixels: "1" })).toThrow(/not both/);
+    expect(() => parseServeFlags({ maxPixels: "-3" })).toThrow(/^invalid option --max-pixels: /);
+    expect(() => parseServeFlags({ minConfidence: "2" })).toThrow(/^invalid option --min-confidence: /);
+  });
+});
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), "../../../..");
 const bin = join(repoRoot, "bin", "captionkit.js");

@@ -1,7 +1,8 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import pino from "pino";
 import { z } from "zod";
 import { loadModel } from "../../alttext/index.js";
+import { DEFAULT_MAX_PIXELS } from "../../image/index.js";
 import { openPhotoSearch } from "../../search/index.js";
 import { buildServer } from "../../serve/index.js";
 import { parseFlags } from "../flags.js";
@@ -20,11 +21,25 @@ const flagsSchema = z
     queue: z.coerce.number().int().min(1).default(64),
     timeoutMs: z.coerce.number().int().positive().default(30_000),
     bodyLimitMb: z.coerce.number().positive().default(20),
-    maxMegapixels: z.coerce.number().positive().default(40),
+    maxPixels: z.coerce.number().int().positive().optional(),
+    /** The older spelling, in millions: still accepted. */
+    maxMegapixels: z.coerce.number().positive().optional(),
     minConfidence: z.coerce.number().min(0).max(1).optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .strict();
+
+/** The serve command's flags, checked, with the pixel limit resolved from either spelling. */
+export function parseServeFlags(raw: Record<string, unknown>) {
+  const flags = parseFlags(flagsSchema, raw);
+  if (flags.maxPixels !== undefined && flags.maxMegapixels !== undefined) {
+    throw new Error("give --max-pixels or --max-megapixels, not both");
+  }
+  const maxPixels =
+    flags.maxPixels ??
+    (flags.maxMegapixels === undefined ? DEFAULT_MAX_PIXELS : Math.round(flags.maxMegapixels * 1e6));
+  return { ...flags, maxPixels };
+}
 
 export function register(program: Command): void {
   program
@@ -53,11 +68,15 @@ export function register(program: Command): void {
     .option("--queue <n>", "requests allowed to wait; more get 503 with Retry-After", "64")
     .option("--timeout-ms <ms>", "per request, waiting plus model time", "30000")
     .option("--body-limit-mb <mb>", "largest upload", "20")
-    .option("--max-megapixels <mp>", "largest image (width x height from its header)", "40")
+    .option(
+      "--max-pixels <n>",
+      `largest image, width x height from its header (decompression-bomb guard; default ${DEFAULT_MAX_PIXELS})`,
+    )
+    .addOption(new Option("--max-megapixels <mp>", "the same limit in millions of pixels").hideHelp())
     .option("--min-confidence <x>", "flag answers below X with low_confidence: true")
     .option("--log-level <level>", "pino log level (logs go to stderr as JSON lines)", "info")
     .action(async (rawFlags: Record<string, unknown>) => {
-      const flags = parseFlags(flagsSchema, rawFlags);
+      const flags = parseServeFlags(rawFlags);
       const logger = pino({ level: flags.logLevel }, pino.destination(2));
       const captioner = await loadModel(flags.model, {
         ...(flags.mirror === undefined ? {} : { mirror: flags.mirror }),
@@ -75,7 +94,7 @@ export function register(program: Command): void {
         maxQueue: flags.queue,
         timeoutMs: flags.timeoutMs,
         bodyLimitBytes: Math.round(flags.bodyLimitMb * 1024 * 1024),
-        maxPixels: Math.round(flags.maxMegapixels * 1e6),
+        maxPixels: flags.maxPixels,
         ...(flags.minConfidence !== undefined ? { minConfidence: flags.minConfidence } : {}),
         ...(apiKey ? { apiKey } : {}),
       });

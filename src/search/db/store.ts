@@ -32,6 +32,8 @@ export class PhotoStore {
   constructor(readonly db: Db) {
     this.stmts = {
       byPath: db.prepare("SELECT id, path, size, mtime_ms, hash FROM images WHERE path = ?"),
+      byId: db.prepare("SELECT id, path, size, mtime_ms, hash FROM images WHERE id = ?"),
+      pathRange: db.prepare("SELECT min(path) AS first, max(path) AS last FROM images"),
       all: db.prepare("SELECT id, path, size, mtime_ms, hash FROM images"),
       byHash: db.prepare("SELECT id FROM images WHERE hash = ? LIMIT 1"),
       upsert: db.prepare(`
@@ -73,6 +75,15 @@ export class PhotoStore {
 
   byPath(path: string): ImageRow | undefined {
     return this.stmts.byPath.get(path) as ImageRow | undefined;
+  }
+
+  byId(id: number): ImageRow | undefined {
+    return this.stmts.byId.get(id) as ImageRow | undefined;
+  }
+
+  /** Alphabetically first and last indexed paths: their common prefix is every path's. */
+  pathRange(): { first: string | null; last: string | null } {
+    return this.stmts.pathRange.get() as { first: string | null; last: string | null };
   }
 
   all(): ImageRow[] {

@@ -166,7 +166,12 @@ function showResult(card, file, result) {
   const low = result.low_confidence ?? result.confidence < LOW_CONFIDENCE;
   $(".confidence", card).textContent = `Confidence: ${percent(result.confidence)} (model ${result.model})`;
   $(".low-warning", card).hidden = !low;
-  $(".preview", card).alt = `Your image ${file.name}`;
+  // The preview says what the picture shows: the caption, and whatever the user edits it into.
+  const preview = $(".preview", card);
+  preview.alt = result.caption;
+  altText.addEventListener("input", () => {
+    preview.alt = altText.value;
+  });
   $(".copy-alt", card).addEventListener("click", async () => {
     const ok = await copyText(altText.value);
     announce(
@@ -203,7 +208,8 @@ function addCard(file) {
   $("article", card).setAttribute("aria-labelledby", heading.id);
   const preview = $(".preview", card);
   preview.src = URL.createObjectURL(file);
-  preview.alt = `Your image ${file.name}`;
+  // Until there is a caption the picture is not described; the heading names the file.
+  preview.alt = "";
   $("#empty-note").hidden = true;
   $("#results").prepend(fragment);
   return card;
@@ -283,25 +289,58 @@ function setupUpload() {
   });
 }
 
+/** Thumbnails come from /v1 like everything else (with the API key, if any), shown as blob: URLs. */
+async function loadThumbnail(img, url, urls) {
+  try {
+    const response = await fetch(url, { headers: authHeaders() });
+    if (!response.ok) throw new Error(String(response.status));
+    const src = URL.createObjectURL(await response.blob());
+    urls.push(src);
+    img.src = src;
+  } catch {
+    img.hidden = true;
+  }
+}
+
+function searchResult(result, urls) {
+  const item = document.createElement("li");
+  const thumb = document.createElement("img");
+  thumb.className = "thumb";
+  // The caption is written beside it, so the thumbnail adds nothing for a screen reader.
+  thumb.alt = "";
+  thumb.width = 96;
+  thumb.height = 96;
+  loadThumbnail(thumb, result.thumbnail, urls);
+  const text = document.createElement("div");
+  const path = document.createElement("p");
+  path.className = "search-path";
+  path.textContent = result.path;
+  const caption = document.createElement("p");
+  caption.className = "search-caption";
+  caption.textContent = result.caption;
+  text.append(path, caption);
+  item.append(thumb, text);
+  return item;
+}
+
 function setupSearch() {
   const form = $("#search-form");
   const list = $("#search-results");
+  let thumbnailUrls = [];
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const query = $("#search-input").value.trim();
     if (!query) return;
     list.replaceChildren();
+    for (const url of thumbnailUrls) URL.revokeObjectURL(url);
+    thumbnailUrls = [];
     try {
       const response = await fetch(`/v1/search?q=${encodeURIComponent(query)}&k=20`, {
         headers: authHeaders(),
       });
       const body = await response.json();
       if (!response.ok) throw new Error(body.error?.message ?? `server answered ${response.status}`);
-      for (const result of body.results) {
-        const item = document.createElement("li");
-        item.textContent = `${result.image}: ${result.caption}`;
-        list.append(item);
-      }
+      for (const result of body.results) list.append(searchResult(result, thumbnailUrls));
       announce(`${body.results.length} photos found for “${query}”.`);
     } catch (error) {
       announce(`Search failed: ${error.message}`);

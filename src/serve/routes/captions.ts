@@ -1,7 +1,13 @@
 import multipart from "@fastify/multipart";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { BUFFER_NAME, ImageError, probeImage } from "../../image/index.js";
-import { BatcherClosedError, type MicroBatcher, QueueFullError, QueueTimeoutError } from "../batcher.js";
+import {
+  BatcherClosedError,
+  ClientGoneError,
+  type MicroBatcher,
+  QueueFullError,
+  QueueTimeoutError,
+} from "../batcher.js";
 import type { CaptionJob, CaptionOutcome } from "../caption-runner.js";
 import { ApiError, toApiError } from "../errors.js";
 import type { ResolvedServeOptions } from "../options.js";
@@ -34,17 +40,28 @@ export async function captionRoutes(app: FastifyInstance, deps: CaptionRouteDeps
 
   app.post("/v1/captions", async (request, reply) => {
     const started = performance.now();
+    const gone = hangUpSignal(reply);
     const query = parseWith(captionQuerySchema, request.query, "query string");
     const bytes = await readUpload(request);
-    await probeImage(bytes, { maxPixels: options.maxPixels });
+    await probeImage(bytes, { maxPixels: options.maxPixels }).catch((error: unknown) => {
+      if (error instanceof ImageError && error.code === "too_many_pixels") {
+        throw new ImageError(
+          error.code,
+          BUFFER_NAME,
+          `${error.message.replace(/^<buffer>: /, "")}; this server's limit is set with \`captionkit serve --max-pixels\``,
+        );
+      }
+      throw error;
+    });
     const job: CaptionJob = {
       bytes,
       beam: query.beam ?? options.beam,
       alternatives: query.alternatives ?? options.alternatives,
+      maxPixels: options.maxPixels,
     };
     let outcome: Awaited<ReturnType<typeof deps.batcher.submit>>;
     try {
-      outcome = await deps.batcher.submit(job);
+      outcome = await deps.batcher.submit(job, gone);
     } catch (error) {
       throw queueError(error, options.retryAfterSeconds);
     }
@@ -80,6 +97,18 @@ export async function captionRoutes(app: FastifyInstance, deps: CaptionRouteDeps
   });
 }
 
+/**
+ * Aborts when the client hangs up before its answer is sent: the response's connection closes unfinished.
+ * (Checked again at submit, so a client that left while its upload was being checked never queues.)
+ */
+function hangUpSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const response = reply.raw;
+  if (response.socket?.destroyed) controller.abort();
+  else response.once("close", () => response.writableFinished || controller.abort());
+  return controller.signal;
+}
+
 function round(value: number, digits: number): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
@@ -91,6 +120,8 @@ function queueError(error: unknown, retryAfterSeconds: number): ApiError {
     return new ApiError(503, "queue_full", `${error.message}; retry later`, retry);
   if (error instanceof QueueTimeoutError) return new ApiError(503, "timeout", error.message, retry);
   if (error instanceof BatcherClosedError) return new ApiError(503, "shutting_down", error.message, retry);
+  // Nobody reads this answer; 499 (nginx's "client closed request") keeps it apart in logs and metrics.
+  if (error instanceof ClientGoneError) return new ApiError(499, "client_gone", error.message);
   return toApiError(error);
 }
 

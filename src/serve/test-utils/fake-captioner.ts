@@ -33,7 +33,8 @@ export function fakeCaptioner(
     ): Promise<CaptionResult[]> {
       calls.push(images.length);
       const decoded = [];
-      for (const image of images) decoded.push(await decodeRgb(await probeImage(image), 7));
+      const limit = captionOptions.maxPixels === undefined ? {} : { maxPixels: captionOptions.maxPixels };
+      for (const image of images) decoded.push(await decodeRgb(await probeImage(image, limit), 7));
       if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
       return decoded.map(({ data, width, height }) => {
         const mean = [0, 0, 0];
