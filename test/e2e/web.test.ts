@@ -185,7 +185,8 @@ describe.skipIf(!hasChromium)("web page with a photo index", () => {
   it("shows the search box and lists results", async () => {
     const search: PhotoSearch = {
       async search(query) {
-        return [{ image: "/photos/dog.jpg", score: 1.5, caption: `A dog (${query}).` }];
+        const result = { image: "/photos/dog.jpg", score: 1.5, caption: `A dog (${query}).`, good: true };
+        return { method: "embedding", results: [result], noGoodMatch: false };
       },
       count: () => 1,
       close() {},

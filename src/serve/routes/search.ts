@@ -7,7 +7,7 @@ import { parseWith } from "../validate.js";
 export async function searchRoutes(app: FastifyInstance, deps: { search: PhotoSearch }): Promise<void> {
   app.get("/v1/search", async (request) => {
     const query = parseWith(searchQuerySchema, request.query, "query string");
-    const results = await deps.search.search(query.q, {
+    const { results } = await deps.search.search(query.q, {
       k: query.k,
       ...(query.method ? { method: query.method } : {}),
     });
