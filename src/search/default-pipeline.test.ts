@@ -70,6 +70,8 @@ describe("DefaultPipeline", () => {
     ]);
     expect(created).toEqual(["a", "b", "c"]);
     expect(broken).toBeInstanceOf(Error);
+    // the error names the file, not "<buffer>"
+    expect((broken as Error).message).toMatch(/^bad\.png: not a recognised image format/);
     const processed = result as { caption: string; features: ImageFeatures[] };
     expect(processed.caption).toBe("A thing.");
     const [forCaption, forEmbedding] = processed.features;
