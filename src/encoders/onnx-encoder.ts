@@ -132,7 +132,10 @@ export class OnnxEncoder implements Encoder {
     const data = this.config.layout === "NCHW" ? nhwcToNchw(images, n, s, s, 3) : images;
     const dims = this.config.layout === "NCHW" ? [n, 3, s, s] : [n, s, s, 3];
     const fetches = [this.config.grid.output, ...(this.config.pooled ? [this.config.pooled.output] : [])];
-    const results = await session.run({ [this.inputName]: new this.runtime.Tensor("float32", data, dims) }, fetches);
+    const results = await session.run(
+      { [this.inputName]: new this.runtime.Tensor("float32", data, dims) },
+      fetches,
+    );
     try {
       const gridT = results[this.config.grid.output]!;
       const { grid, shape } = toNhwcGrid(gridT.data as Float32Array, gridT.dims, this.config.grid);

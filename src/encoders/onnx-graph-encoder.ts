@@ -123,7 +123,11 @@ export class OnnxGraphEncoder extends GraphSpecEncoder implements SharedRunEncod
     for (let start = 0; start < count; start += maxBatch) {
       const n = Math.min(maxBatch, count - start);
       // [n, s, s, 3] NHWC: the graph transposes to NCHW itself
-      const input = new this.shared.runtime.Tensor("float32", images.subarray(start * per, (start + n) * per), [n, s, s, 3]);
+      const input = new this.shared.runtime.Tensor(
+        "float32",
+        images.subarray(start * per, (start + n) * per),
+        [n, s, s, 3],
+      );
       const results = await session.run({ [this.shared.inputName]: input }, fetches);
       try {
         for (const member of members) member.collect(results, n, start, outputs.get(member) as EncodedBatch);
