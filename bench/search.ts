@@ -130,7 +130,7 @@ for (const method of methods) {
   for (let q = 0; q < queryCount; q++) {
     const query = sentence();
     const start = performance.now();
-    const results = await photos.search(query, { k: 10, method });
+    const { results } = await photos.search(query, { k: 10, method, includeWeak: true });
     times.push(performance.now() - start);
     if (results.length === 0) throw new Error(`${method}: no results for "${query}"`);
   }

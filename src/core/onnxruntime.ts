@@ -6,7 +6,9 @@ export type OnnxRuntime = typeof Ort;
 // /tmp/mat-debug-<pid>.log, queues events for upload, and its std::regex over /proc/self/cmdline
 // overflows the stack (SIGSEGV) once the command line passes ~29 KB. The native library reads this
 // variable when it loads, so it is set here, before the only import of the package in captionkit.
-// Worker threads inherit process.env, so they get it too.
+// A worker thread's process.env is a copy that native code never sees: the variable must be set in
+// the main thread, which happens because the modules that start encoder workers (features/pool.ts)
+// import the encoders, and so this module, before starting any worker. bin/captionkit.js sets it too.
 process.env.ORT_DISABLE_TELEMETRY = "1";
 
 let loading: Promise<OnnxRuntime> | undefined;

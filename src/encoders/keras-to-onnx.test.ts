@@ -1,5 +1,5 @@
-import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadOnnxRuntime } from "../core/onnxruntime.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import { isKerasModel, kerasLayers, kerasToOnnx } from "./keras-to-onnx.js";
 
@@ -71,6 +71,7 @@ describe("kerasToOnnx", () => {
     const artifacts = await artifactsOf(model);
     expect(isKerasModel(artifacts)).toBe(true);
     const bytes = kerasToOnnx(artifacts, ["mixed"]);
+    const ort = await loadOnnxRuntime();
     const session = await ort.InferenceSession.create(bytes);
     const n = 2;
     const x = tf.randomUniform([n, SIDE, SIDE, 3], 0, 1, "float32", 3);

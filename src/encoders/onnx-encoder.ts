@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import { z } from "zod";
+import { loadOnnxRuntime, type OnnxRuntime } from "../core/onnxruntime.js";
 import type { EncodedBatch, Encoder, Normalization } from "./types.js";
 
 /** The JSON file that sits next to the .onnx model and says how to feed it and read it. */
@@ -53,6 +54,7 @@ export class OnnxEncoder implements Encoder {
     readonly name: string,
     private readonly config: OnnxEncoderConfig,
     private session: ort.InferenceSession | undefined,
+    private readonly runtime: OnnxRuntime,
   ) {
     this.inputSize = config.inputSize;
     this.normalization = config.normalization;
@@ -85,10 +87,11 @@ export class OnnxEncoder implements Encoder {
     const parsed = onnxEncoderConfigSchema.safeParse(raw);
     if (!parsed.success) throw new Error(`${configPath}: ${z.prettifyError(parsed.error)}`);
     const config = parsed.data;
+    const ort = await loadOnnxRuntime();
     const session = await ort.InferenceSession.create(path.join(folder, config.model), {
       intraOpNumThreads: options.threads ?? 0,
     });
-    const encoder = new OnnxEncoder(name, config, session);
+    const encoder = new OnnxEncoder(name, config, session, ort);
     const probe = await encoder.run(new Float32Array(config.inputSize * config.inputSize * 3), 1);
     encoder.gridShape = probe.gridShape;
     encoder.pooledSize = probe.pooledSize;
@@ -129,7 +132,10 @@ export class OnnxEncoder implements Encoder {
     const data = this.config.layout === "NCHW" ? nhwcToNchw(images, n, s, s, 3) : images;
     const dims = this.config.layout === "NCHW" ? [n, 3, s, s] : [n, s, s, 3];
     const fetches = [this.config.grid.output, ...(this.config.pooled ? [this.config.pooled.output] : [])];
-    const results = await session.run({ [this.inputName]: new ort.Tensor("float32", data, dims) }, fetches);
+    const results = await session.run(
+      { [this.inputName]: new this.runtime.Tensor("float32", data, dims) },
+      fetches,
+    );
     try {
       const gridT = results[this.config.grid.output]!;
       const { grid, shape } = toNhwcGrid(gridT.data as Float32Array, gridT.dims, this.config.grid);

@@ -1,4 +1,5 @@
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
+import { loadOnnxRuntime, type OnnxRuntime } from "../core/onnxruntime.js";
 import { initTfjs } from "../tfjs/init.js";
 import { blockMeanNhwc } from "./grid-pool.js";
 import { isKerasModel, kerasToOnnx } from "./keras-to-onnx.js";
@@ -15,6 +16,7 @@ export interface OnnxGraphEncoderOptions {
 /** One onnxruntime session shared by the cuts of one graph, so a joined encoder runs the graph once. */
 interface SharedSession {
   session: ort.InferenceSession | undefined;
+  runtime: OnnxRuntime;
   inputName: string;
   members: OnnxGraphEncoder[];
 }
@@ -71,13 +73,14 @@ export class OnnxGraphEncoder extends GraphSpecEncoder implements SharedRunEncod
     const model = isKerasModel(artifacts)
       ? kerasToOnnx(artifacts, outputs)
       : tfjsGraphToOnnx(artifacts, { outputs, inputSize: first.inputSize });
-    const session = await ort.InferenceSession.create(model, {
+    const runtime = await loadOnnxRuntime();
+    const session = await runtime.InferenceSession.create(model, {
       intraOpNumThreads: options.threads ?? 0,
       interOpNumThreads: 1,
       executionMode: "sequential",
       graphOptimizationLevel: "all",
     });
-    const shared: SharedSession = { session, inputName: session.inputNames[0]!, members: [] };
+    const shared: SharedSession = { session, runtime, inputName: session.inputNames[0]!, members: [] };
     shared.members = specs.map((spec) => new OnnxGraphEncoder(spec, shared));
     return shared.members;
   }
@@ -120,7 +123,11 @@ export class OnnxGraphEncoder extends GraphSpecEncoder implements SharedRunEncod
     for (let start = 0; start < count; start += maxBatch) {
       const n = Math.min(maxBatch, count - start);
       // [n, s, s, 3] NHWC: the graph transposes to NCHW itself
-      const input = new ort.Tensor("float32", images.subarray(start * per, (start + n) * per), [n, s, s, 3]);
+      const input = new this.shared.runtime.Tensor(
+        "float32",
+        images.subarray(start * per, (start + n) * per),
+        [n, s, s, 3],
+      );
       const results = await session.run({ [this.shared.inputName]: input }, fetches);
       try {
         for (const member of members) member.collect(results, n, start, outputs.get(member) as EncodedBatch);

@@ -1,5 +1,5 @@
-import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadOnnxRuntime } from "../core/onnxruntime.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import type { GraphNode } from "./model-loader.js";
 import { tfjsGraphToOnnx } from "./tfjs-to-onnx.js";
@@ -107,6 +107,7 @@ async function artifacts(nodes: GraphNode[]): Promise<tf.io.ModelArtifacts> {
 const OUTPUTS = ["grid", "pooled", "pooled2"];
 
 async function runOnnx(model: Uint8Array, x: Float32Array, n: number): Promise<Float32Array[]> {
+  const ort = await loadOnnxRuntime();
   const session = await ort.InferenceSession.create(model);
   try {
     const out = await session.run({ x: new ort.Tensor("float32", x, [n, SIDE, SIDE, 3]) });

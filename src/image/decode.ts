@@ -13,6 +13,8 @@ export interface DecodeOptions {
   maxPixels?: number;
   /** Accept truncated files, decoding what is there (the rest is grey). Default false: code "corrupt". */
   allowPartial?: boolean;
+  /** Name of bytes in error messages (e.g. the file they were read from). Default "<buffer>". */
+  name?: string;
 }
 
 /** Bytes plus the name to put in error messages. */
@@ -31,10 +33,10 @@ export interface ProbedImage extends ImageSource {
   height: number;
 }
 
-export async function readSource(input: string | Uint8Array): Promise<ImageSource> {
+export async function readSource(input: string | Uint8Array, bufferName = BUFFER_NAME): Promise<ImageSource> {
   if (typeof input !== "string") {
-    if (input.byteLength === 0) throw new ImageError("empty", BUFFER_NAME, "empty input (0 bytes)");
-    return { bytes: input, name: BUFFER_NAME };
+    if (input.byteLength === 0) throw new ImageError("empty", bufferName, "empty input (0 bytes)");
+    return { bytes: input, name: bufferName };
   }
   let bytes: Uint8Array;
   try {
@@ -78,7 +80,7 @@ export async function probeImage(
   input: string | Uint8Array,
   options: DecodeOptions = {},
 ): Promise<ProbedImage> {
-  const source = await readSource(input);
+  const source = await readSource(input, options.name);
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(maxPixels > 0)) throw new RangeError(`maxPixels must be positive, got ${maxPixels}`);
   // "truncated" fails on premature end of data but tolerates harmless warnings (e.g. extraneous JPEG bytes).

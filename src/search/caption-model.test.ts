@@ -65,7 +65,11 @@ describe("caption model for the index and generative ranking", () => {
     await indexFolder(store, dir, new ColourPipeline());
     store.db.close();
     const photos = await openPhotoSearch(db, { scorer: captioner, embeddingModel: path.join(dir, "none") });
-    const results = await photos.search("a red square", { method: "generative", k: 4 });
+    const { results } = await photos.search("a red square", {
+      method: "generative",
+      k: 4,
+      includeWeak: true,
+    });
     expect(results).toHaveLength(4);
     for (const r of results) {
       const fresh = await pipeline.process([{ path: r.image, bytes: await readFile(r.image) }]);

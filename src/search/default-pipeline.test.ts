@@ -75,6 +75,8 @@ describe("DefaultPipeline", () => {
     ]);
     expect(created).toEqual(["a", "b", "c"]);
     expect(broken).toBeInstanceOf(Error);
+    // the error names the file, not "<buffer>"
+    expect((broken as Error).message).toMatch(/^bad\.png: not a recognised image format/);
     const processed = result as { caption: string; features: ImageFeatures[] };
     const [direct] = await captioner.caption([bytes], { beam: 3 });
     expect(processed.caption).toBe(direct!.caption);

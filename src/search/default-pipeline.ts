@@ -60,7 +60,10 @@ export class DefaultPipeline implements IndexPipeline {
         try {
           const bySize = new Map<number, Buffer>();
           for (const size of sizes)
-            bySize.set(size, await resizedRgb(input.bytes, { size, normalization: UNIT_RANGE }));
+            bySize.set(
+              size,
+              await resizedRgb(input.bytes, { size, normalization: UNIT_RANGE, name: input.path }),
+            );
           ok.push(i);
           return bySize;
         } catch (error) {

@@ -33,7 +33,8 @@ export interface IndexSummary {
 /**
  * Brings the index in line with a folder: new and changed files are captioned and encoded, files that
  * vanished are dropped, untouched files (same size and mtime) are not even read. Each batch commits in
- * its own transaction, so a killed run keeps every finished batch and the next run resumes from there.
+ * its own transaction (captions, features and embeddings together), so a killed run keeps every
+ * finished batch, searchable by every method, and the next run resumes from there.
  */
 export async function indexFolder(
   store: PhotoStore,
@@ -95,7 +96,9 @@ export async function indexFolder(
           continue;
         }
         if (index < 0) {
-          copyFrom(store, store.idByHash(input.hash)!, input);
+          if (embedImage(store, pipeline, copyFrom(store, store.idByHash(input.hash)!, input))) {
+            summary.embedded++;
+          }
           summary.reused++;
         } else {
           const result = results[index]!;
@@ -106,6 +109,7 @@ export async function indexFolder(
           }
           const id = store.putImage({ ...input, caption: result.caption, confidence: result.confidence });
           for (const f of result.features) store.putFeatures(id, packFeatures(f));
+          if (embedImage(store, pipeline, id)) summary.embedded++;
         }
         if (row) summary.updated++;
         else summary.added++;
@@ -117,8 +121,23 @@ export async function indexFolder(
     for (const row of gone) store.remove(row.id);
   })();
   summary.removed = gone.length;
-  summary.embedded = refreshEmbeddings(store, pipeline, batchSize * 8);
+  // what the batches did not embed: every image after an embedding model change
+  summary.embedded += refreshEmbeddings(store, pipeline, batchSize * 8);
   return summary;
+}
+
+/**
+ * Stores the image's joint-embedding vector, from its stored features exactly as refreshEmbeddings
+ * would. Called inside a batch's transaction so that a killed run leaves every committed photo
+ * searchable by embedding, not only by its caption.
+ */
+function embedImage(store: PhotoStore, pipeline: IndexPipeline, id: number): boolean {
+  const model = pipeline.embeddingModel;
+  if (!model || !pipeline.embed) return false;
+  const vector = pipeline.embed(store.features(id).map(unpackFeatures));
+  if (!vector) return false;
+  store.putEmbedding(id, model, encodeFloat16(vector));
+  return true;
 }
 
 /**
@@ -132,12 +151,7 @@ export function refreshEmbeddings(store: PhotoStore, pipeline: IndexPipeline, ba
   let done = 0;
   for (let start = 0; start < ids.length; start += batchSize) {
     store.db.transaction(() => {
-      for (const id of ids.slice(start, start + batchSize)) {
-        const vector = pipeline.embed!(store.features(id).map(unpackFeatures));
-        if (!vector) continue;
-        store.putEmbedding(id, model, encodeFloat16(vector));
-        done++;
-      }
+      for (const id of ids.slice(start, start + batchSize)) if (embedImage(store, pipeline, id)) done++;
     })();
   }
   store.setMeta("embedding_model", model);
@@ -148,7 +162,7 @@ function copyFrom(
   store: PhotoStore,
   sourceId: number,
   input: { path: string; size: number; mtimeMs: number; hash: string },
-) {
+): number {
   const source = store.db.prepare("SELECT caption, confidence FROM images WHERE id = ?").get(sourceId) as {
     caption: string;
     confidence: number;
@@ -156,6 +170,7 @@ function copyFrom(
   const features = store.features(sourceId);
   const id = store.putImage({ ...input, ...source });
   for (const f of features) store.putFeatures(id, f);
+  return id;
 }
 
 export function packFeatures(f: ImageFeatures): StoredFeatures {

@@ -7,8 +7,8 @@ import { DEFAULT_EMBEDDING_DIR, type LoadedEmbedding, loadEmbeddingWithId } from
 import { EmbeddingRanker } from "./rankers/embedding.js";
 import { type Ranked, rankFullText } from "./rankers/fts.js";
 import { reciprocalRankFusion } from "./rankers/fusion.js";
-import type { CaptionScorer } from "./rankers/generative.js";
-import type { PhotoSearch, RankingMethod, SearchOptions, SearchResult } from "./types.js";
+import { type CaptionScorer, GENERATIVE_MIN_SCORE } from "./rankers/generative.js";
+import type { PhotoSearch, RankingMethod, SearchAnswer, SearchOptions } from "./types.js";
 
 /**
  * Best method measured on Flickr8k val (docs/results/search.md): the joint embedding. fts, fusion and
@@ -33,7 +33,8 @@ export interface OpenPhotoSearchOptions {
  *
  * @example
  * const photos = await openPhotoSearch("photos.sqlite");
- * await photos.search("a dog running on the beach", { k: 5 }); // [{ image, score, caption }, ...]
+ * const { results, noGoodMatch } = await photos.search("a dog running on the beach", { k: 5 });
+ * // results: [{ image, score, caption, good }, ...], the good matches only, best first
  * photos.close();
  */
 export async function openPhotoSearch(
@@ -48,7 +49,7 @@ export async function openPhotoSearch(
   const store = new PhotoStore(db);
   const dir = options.embeddingModel ?? store.getMeta("embedding_model_dir") ?? DEFAULT_EMBEDDING_DIR;
   const embedding = existsSync(dir) ? await loadEmbeddingWithId(dir) : undefined;
-  return new SqlitePhotoSearch(store, embedding, options);
+  return new SqlitePhotoSearch(store, dir, embedding, options);
 }
 
 class SqlitePhotoSearch implements PhotoSearch {
@@ -58,6 +59,7 @@ class SqlitePhotoSearch implements PhotoSearch {
 
   constructor(
     private readonly store: PhotoStore,
+    private readonly embeddingDir: string,
     private readonly embedding: LoadedEmbedding | undefined,
     private readonly options: OpenPhotoSearchOptions,
   ) {}
@@ -80,38 +82,52 @@ class SqlitePhotoSearch implements PhotoSearch {
     return cut <= 0 ? path.sep : first.slice(0, cut);
   }
 
-  async search(query: string, options: SearchOptions = {}): Promise<SearchResult[]> {
+  async search(query: string, options: SearchOptions = {}): Promise<SearchAnswer> {
     const k = Math.max(1, Math.floor(options.k ?? 10));
     const method = options.method ?? this.options.defaultMethod ?? DEFAULT_METHOD;
     if (!RANKING_METHODS.includes(method)) {
       throw new Error(`unknown ranking method "${method}"; use one of ${RANKING_METHODS.join(", ")}`);
     }
-    const ranked = await this.rank(query, k, method, options.method !== undefined);
-    return ranked.map((r) => ({ id: r.id, image: r.path, score: r.score, caption: r.caption }));
+    const answer = await this.rank(query, k, method, options.method !== undefined);
+    const good = answer.ranked.filter((r) => r.good);
+    const kept = options.includeWeak ? answer.ranked : good;
+    return {
+      method: answer.method,
+      ...(answer.reason ? { fallback: { from: method, reason: answer.reason } } : {}),
+      results: kept.map((r) => ({
+        id: r.id,
+        image: r.path,
+        score: r.score,
+        caption: r.caption,
+        good: r.good,
+      })),
+      noGoodMatch: good.length === 0,
+    };
   }
 
-  private async rank(query: string, k: number, method: RankingMethod, explicit: boolean): Promise<Ranked[]> {
-    if (method === "fts") return rankFullText(this.store, query, k);
-    // only an explicit --method embedding insists on vectors; fusion and generative do without
-    const ranker = this.embeddingRanker(explicit && method === "embedding");
-    if (method === "embedding") {
-      // No embedding (no model, or no query word it knows): the caption words are all we have.
-      return ranker?.rank(query, k) ?? rankFullText(this.store, query, k);
-    }
-    if (method === "fusion") return this.fuse(ranker, query, k);
-    // generative re-scores a shortlist from the best cheap method: the embedding (BM25 without one)
+  private async rank(
+    query: string,
+    k: number,
+    method: RankingMethod,
+    explicit: boolean,
+  ): Promise<{ ranked: Ranked[]; method: RankingMethod; reason?: string }> {
+    if (method === "fts") return { ranked: rankFullText(this.store, query, k), method };
     const pool = Math.max(k, this.options.generativeCandidates ?? 50);
-    const shortlist = ranker?.rank(query, pool) ?? rankFullText(this.store, query, pool);
-    return (await this.rerankGenerative(query, shortlist)).slice(0, k);
-  }
-
-  /** Reciprocal-rank fusion of the embedding's and BM25's top lists. */
-  private fuse(ranker: EmbeddingRanker | undefined, query: string, k: number): Ranked[] {
-    const depth = Math.max(100, k);
-    const lists = [{ items: rankFullText(this.store, query, depth) }];
-    const byEmbedding = ranker?.rank(query, depth);
-    if (byEmbedding) lists.push({ items: byEmbedding });
-    return reciprocalRankFusion(lists, k);
+    const depth = method === "embedding" ? k : method === "fusion" ? Math.max(100, k) : pool;
+    // only an explicit --method embedding insists on vectors; the others say what they did instead
+    const byEmbedding = this.rankByEmbedding(query, depth, explicit && method === "embedding");
+    if (method === "generative") {
+      // re-scores a shortlist from the best cheap method: the embedding (BM25 without one)
+      const shortlist = byEmbedding.ranked ?? rankFullText(this.store, query, pool);
+      return { ranked: (await this.rerankGenerative(query, shortlist)).slice(0, k), method };
+    }
+    if (!byEmbedding.ranked) {
+      return { ranked: rankFullText(this.store, query, k), method: "fts", reason: byEmbedding.reason };
+    }
+    if (method === "embedding") return { ranked: byEmbedding.ranked, method };
+    // fusion: reciprocal-rank fusion of the embedding's and BM25's top lists
+    const lists = [{ items: rankFullText(this.store, query, depth) }, { items: byEmbedding.ranked }];
+    return { ranked: reciprocalRankFusion(lists, k), method };
   }
 
   private async rerankGenerative(query: string, candidates: Ranked[]): Promise<Ranked[]> {
@@ -128,7 +144,9 @@ class SqlitePhotoSearch implements PhotoSearch {
       return unpackFeatures(stored);
     });
     const scores = await scorer.score(query, features);
-    return candidates.map((c, i) => ({ ...c, score: scores[i]! })).sort((a, b) => b.score - a.score);
+    return candidates
+      .map((c, i) => ({ ...c, score: scores[i]!, good: scores[i]! >= GENERATIVE_MIN_SCORE }))
+      .sort((a, b) => b.score - a.score);
   }
 
   private async captionScorer(): Promise<CaptionScorer> {
@@ -143,15 +161,24 @@ class SqlitePhotoSearch implements PhotoSearch {
     return this.scorer;
   }
 
-  /** Vectors are cached in memory and reloaded when another connection (an index run) has committed. */
-  private embeddingRanker(explicit: boolean): EmbeddingRanker | undefined {
+  /**
+   * The embedding's top `depth`, or why there is none. Vectors are cached in memory and reloaded when
+   * another connection (an index run) has committed. `required`: throw instead of giving a reason.
+   */
+  private rankByEmbedding(
+    query: string,
+    depth: number,
+    required: boolean,
+  ): { ranked: Ranked[]; reason?: undefined } | { ranked?: undefined; reason: string } {
+    const fail = (reason: string, fix: string) => {
+      if (required) throw new Error(`${reason}; ${fix}`);
+      return { reason };
+    };
     if (!this.embedding) {
-      if (explicit) {
-        throw new Error(
-          `no joint-embedding model found (looked in ${DEFAULT_EMBEDDING_DIR}); pass one or use --method fts`,
-        );
-      }
-      return undefined;
+      return fail(
+        `no joint-embedding model found (looked in ${this.embeddingDir})`,
+        "pass --embedding-model DIR or use --method fts",
+      );
     }
     const version = this.store.db.pragma("data_version", { simple: true }) as number;
     if (!this.ranker || version !== this.dataVersion) {
@@ -159,14 +186,14 @@ class SqlitePhotoSearch implements PhotoSearch {
       this.dataVersion = version;
     }
     if (this.ranker.size === 0 && this.store.count() > 0) {
-      if (explicit) {
-        throw new Error(
-          `the index has no vectors from embedding model ${this.embedding.id}; rerun \`captionkit index\` to add them`,
-        );
-      }
-      return undefined;
+      return fail(
+        `the index has no vectors from embedding model ${this.embedding.id}`,
+        "rerun `captionkit index` to add them",
+      );
     }
-    return this.ranker;
+    const ranked = this.ranker.rank(query, depth);
+    // not an error even when required: the caption words are then all there is to go by
+    return ranked ? { ranked } : { reason: "no word of the query is known to the joint-embedding model" };
   }
 
   close(): void {

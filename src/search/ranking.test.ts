@@ -39,16 +39,21 @@ describe("ranking helpers", () => {
   });
 
   it("reciprocal-rank fusion favours items high in several lists", () => {
-    const item = (id: number) => ({ id, path: `${id}`, caption: "", score: 0 });
+    const item = (id: number, good = false) => ({ id, path: `${id}`, caption: "", score: 0, good });
     const fused = reciprocalRankFusion(
-      [{ items: [item(1), item(2), item(3)] }, { items: [item(2), item(3), item(1)] }],
+      [{ items: [item(1), item(2), item(3)] }, { items: [item(2, true), item(3), item(1)] }],
       2,
     );
     expect(fused.map((r) => r.id)).toEqual([2, 1]);
+    // good in one list is good fused
+    expect(fused.map((r) => r.good)).toEqual([true, false]);
   });
 
-  it("quotes every query word for FTS5", () => {
-    expect(ftsExpression('Dogs "near" the beach!')).toBe('"dogs" OR "near" OR "the" OR "beach"');
+  it("quotes every content word for FTS5 and drops function words", () => {
+    expect(ftsExpression('Dogs "near" the beach!')).toBe('"dogs" OR "beach"');
+    expect(ftsExpression("a dog running on the grass")).toBe('"dog" OR "running" OR "grass"');
+    // a query of function words only keeps them, so it still finds something
+    expect(ftsExpression("on the")).toBe('"on" OR "the"');
     expect(ftsExpression("?!")).toBeUndefined();
   });
 });

@@ -8,18 +8,33 @@ export interface SearchResult {
   /** Higher is better; comparable only within one query and method. */
   score: number;
   caption: string;
+  /** The score clears the method's threshold (docs/search.md); false only with `includeWeak`. */
+  good: boolean;
 }
 
 export interface SearchOptions {
-  /** Results to return. Default 10. */
+  /** Results to return at most. Default 10. */
   k?: number;
   /** Default: the best method measured on Flickr8k val (see docs/search.md). */
   method?: RankingMethod;
+  /** Keep results below the method's threshold (flagged `good: false`) instead of cutting them. */
+  includeWeak?: boolean;
+}
+
+export interface SearchAnswer {
+  /** The method that ranked the results. */
+  method: RankingMethod;
+  /** Set when that is not the method asked for (or the default one): which it was, and why not. */
+  fallback?: { from: RankingMethod; reason: string };
+  /** Best first: the good matches, then (with `includeWeak`) the weak ones, at most k in all. */
+  results: SearchResult[];
+  /** No indexed photo cleared the method's threshold: the index holds nothing that matches well. */
+  noGoodMatch: boolean;
 }
 
 /** An opened photo index (one SQLite file) that answers text queries. */
 export interface PhotoSearch {
-  search(query: string, options?: SearchOptions): Promise<SearchResult[]>;
+  search(query: string, options?: SearchOptions): Promise<SearchAnswer>;
   /** Number of indexed images. */
   count(): number;
   /** The indexed path of an image id, or undefined for an id the index does not hold. */

@@ -269,7 +269,11 @@ describe("health, metrics, page, search", () => {
     const search: PhotoSearch = {
       async search(query, options) {
         queries.push([query, options?.k]);
-        return [{ id: 7, image: "/photos/pets/a.jpg", score: 2, caption: "A dog." }];
+        return {
+          method: "embedding",
+          results: [{ id: 7, image: "/photos/pets/a.jpg", score: 2, caption: "A dog.", good: true }],
+          noGoodMatch: false,
+        };
       },
       count: () => 1,
       imagePath: () => undefined,

@@ -190,7 +190,14 @@ describe.skipIf(!hasChromium)("web page with a photo index", () => {
     await sharp(await redPng()).toFile(photo);
     const search: PhotoSearch = {
       async search(query) {
-        return [{ id: 7, image: "/photos/pets/dog.jpg", score: 1.5, caption: `A dog (${query}).` }];
+        const result = {
+          id: 7,
+          image: "/photos/pets/dog.jpg",
+          score: 1.5,
+          caption: `A dog (${query}).`,
+          good: true,
+        };
+        return { method: "embedding", results: [result], noGoodMatch: false };
       },
       count: () => 1,
       imagePath: (id) => (id === 7 ? photo : undefined),

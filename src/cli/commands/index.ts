@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { loadCaptioner } from "../../captioner/captioner.js";
+import { isImageError } from "../../image/errors.js";
 import { openDatabase } from "../../search/db/schema.js";
 import { PhotoStore } from "../../search/db/store.js";
 import { DefaultPipeline } from "../../search/default-pipeline.js";
@@ -60,7 +61,9 @@ export async function runIndex(
         progress.increment(done - shown);
         shown = done;
       },
-      onError: (image, error) => io.stderr(`skipped ${image}: ${error.message}\n`),
+      // an ImageError's message starts with the file's name already
+      onError: (image, error) =>
+        io.stderr(`skipped ${isImageError(error) ? error.message : `${image}: ${error.message}`}\n`),
     });
     progress?.stop();
     io.stdout(

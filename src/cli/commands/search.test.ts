@@ -31,10 +31,45 @@ describe("captionkit index / search commands", () => {
     expect(summary.added).toBe(4);
     expect(out).toMatch(/4 added/);
     const lines: string[] = [];
-    await runSearch("a blue picture", { db, format: "json", k: "3" }, (t) => lines.push(t));
-    const results = JSON.parse(lines.join("")) as { image: string; score: number; caption: string }[];
-    expect(results[0]).toMatchObject({ image: path.join(dir, "blue.png"), caption: "A blue square." });
-    expect(Object.keys(results[0]!).sort()).toEqual(["caption", "id", "image", "score"]);
+    const warnings: string[] = [];
+    await runSearch(
+      "a blue square",
+      { db, format: "json", k: "3" },
+      (t) => lines.push(t),
+      (t) => warnings.push(t),
+    );
+    const results = JSON.parse(lines.join(""));
+    expect(results[0]).toEqual({
+      id: expect.any(Number),
+      image: path.join(dir, "blue.png"),
+      caption: "A blue square.",
+      score: expect.any(Number),
+      good: true,
+    });
+    // the index has no embedding model: the default method could not be used, and it says so
+    expect(warnings.join("")).toMatch(/ranked by fts, not embedding: no joint-embedding model/);
+  });
+
+  it("says when nothing matches well, in text and in JSON", async () => {
+    const { db } = await indexedFolder();
+    const text: string[] = [];
+    await runSearch(
+      "a purple cat",
+      { db, method: "fts" },
+      (t) => text.push(t),
+      () => {},
+    );
+    expect(text.join("")).toMatch(/^no good match among 4 indexed images/);
+    const json: string[] = [];
+    await runSearch(
+      "a purple square",
+      { db, method: "fts", format: "json", includeWeak: true },
+      (t) => json.push(t),
+      () => {},
+    );
+    const weak = JSON.parse(json.join(""));
+    expect(weak.length).toBe(4);
+    expect(weak.every((r: { good: boolean }) => !r.good)).toBe(true);
   });
 
   it("answers a --queries file with one JSON line per query", async () => {
@@ -42,7 +77,12 @@ describe("captionkit index / search commands", () => {
     const queries = path.join(dir, "queries.txt");
     await writeFile(queries, "red\n\ngreen square\n");
     const lines: string[] = [];
-    await runSearch(undefined, { db, queries, method: "fts" }, (t) => lines.push(t));
+    await runSearch(
+      undefined,
+      { db, queries, method: "fts" },
+      (t) => lines.push(t),
+      () => {},
+    );
     const parsed = lines
       .join("")
       .trim()

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { z } from "zod";
 import { openPhotoSearch, RANKING_METHODS } from "../../search/photo-search.js";
-import type { PhotoSearch, RankingMethod, SearchResult } from "../../search/types.js";
+import type { PhotoSearch, RankingMethod, SearchAnswer } from "../../search/types.js";
 import { parseFlags } from "../flags.js";
 
 const optionsSchema = z
@@ -13,6 +13,7 @@ const optionsSchema = z
     format: z.enum(["json", "text"]).default("text"),
     queries: z.string().optional(),
     embeddingModel: z.string().optional(),
+    includeWeak: z.boolean().default(false),
   })
   .strict();
 
@@ -23,21 +24,39 @@ export async function runSearch(
   query: string | undefined,
   rawOptions: SearchCommandOptions,
   write: (text: string) => void,
+  warn: (text: string) => void = (text) => process.stderr.write(text),
 ): Promise<void> {
   const options = parseFlags(optionsSchema, rawOptions);
   if (!query && !options.queries)
     throw new Error('give a query (captionkit search "a dog on a beach" --db FILE) or --queries FILE');
   const photos = await openPhotoSearch(options.db, { embeddingModel: options.embeddingModel });
   try {
-    const ask = (q: string) => photos.search(q, { k: options.k, method: options.method });
+    const ask = async (q: string) => {
+      const answer = await photos.search(q, {
+        k: options.k,
+        method: options.method,
+        includeWeak: options.includeWeak,
+      });
+      // a search never switches method silently: stderr says so, and each --queries line has `fallback`
+      if (answer.fallback)
+        warn(
+          `captionkit: ranked by ${answer.method}, not ${answer.fallback.from}: ${answer.fallback.reason}\n`,
+        );
+      return { query: q, ...answer };
+    };
     if (options.queries) {
-      for (const q of await readQueries(options.queries)) {
-        write(`${JSON.stringify({ query: q, results: await ask(q) })}\n`);
-      }
+      for (const q of await readQueries(options.queries)) write(`${JSON.stringify(await ask(q))}\n`);
       return;
     }
-    const results = await ask(query!);
-    write(options.format === "json" ? `${JSON.stringify(results, null, 2)}\n` : formatText(results, photos));
+    const answer = await ask(query!);
+    if (options.format !== "json") {
+      write(formatText(answer, photos));
+      return;
+    }
+    // The single-query JSON stays the documented list, best first (each result says whether it is a
+    // good match); an empty list is "no good match", and stderr says so, as it does for a fallback.
+    if (answer.noGoodMatch) warn(`captionkit: no good match among ${photos.count()} indexed images\n`);
+    write(`${JSON.stringify(answer.results, null, 2)}\n`);
   } finally {
     photos.close();
   }
@@ -53,9 +72,16 @@ async function readQueries(file: string): Promise<string[]> {
     .filter(Boolean);
 }
 
-function formatText(results: SearchResult[], photos: PhotoSearch): string {
-  if (results.length === 0) return `no matches among ${photos.count()} indexed images\n`;
-  return results.map((r, i) => `${i + 1}. ${r.score.toFixed(4)}  ${r.image}  ${r.caption}\n`).join("");
+function formatText(answer: SearchAnswer, photos: PhotoSearch): string {
+  const lines = answer.results.map(
+    (r, i) => `${i + 1}. ${r.score.toFixed(4)}${r.good ? "" : " (weak)"}  ${r.image}  ${r.caption}\n`,
+  );
+  if (answer.noGoodMatch) {
+    const hint =
+      answer.results.length > 0 ? "the closest ones, all weak" : "--include-weak lists the closest ones";
+    lines.unshift(`no good match among ${photos.count()} indexed images (${hint})\n`);
+  }
+  return lines.join("");
 }
 
 export function register(program: Command): void {
@@ -69,6 +95,7 @@ export function register(program: Command): void {
     .option("--format <format>", "text or json", "text")
     .option("--queries <file>", "answer one query per line, printing one JSON line per query")
     .option("--embedding-model <dir>", "joint-embedding model folder (default: the one the index used)")
+    .option("--include-weak", "also list results below the method's good-match threshold, marked weak", false)
     .action(async (query: string | undefined, options: SearchCommandOptions) => {
       await runSearch(query, options, (text) => process.stdout.write(text));
     });

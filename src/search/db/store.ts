@@ -70,6 +70,7 @@ export class PhotoStore {
         "SELECT images.id, images.path, images.caption, bm25(captions_fts) AS rank FROM captions_fts " +
           "JOIN images ON images.id = captions_fts.rowid WHERE captions_fts MATCH ? ORDER BY rank LIMIT ?",
       ),
+      ftsIds: db.prepare("SELECT rowid AS id FROM captions_fts WHERE captions_fts MATCH ?").pluck(),
     };
   }
 
@@ -144,9 +145,14 @@ export class PhotoStore {
     return (this.stmts.count.get() as { n: number }).n;
   }
 
-  /** FTS5 MATCH expression -> best BM25 first (bm25() is lower-is-better, so rank ascends). */
+  /** FTS5 MATCH expression -> best BM25 first (bm25() is lower-is-better, so rank ascends); limit -1: all. */
   fullText(match: string, limit: number): { id: number; path: string; caption: string; rank: number }[] {
     return this.stmts.fts.all(match, limit) as { id: number; path: string; caption: string; rank: number }[];
+  }
+
+  /** Ids of the images whose caption matches an FTS5 expression, in no order. */
+  fullTextIds(match: string): number[] {
+    return this.stmts.ftsIds.all(match) as number[];
   }
 
   getMeta(key: string): string | undefined {

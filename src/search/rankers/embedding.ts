@@ -5,6 +5,13 @@ import type { Ranked } from "./fts.js";
 import { topK } from "./top-k.js";
 
 /**
+ * Lowest embedding score (cosine minus the hubness penalty) of a good match. On Flickr8k val
+ * (bench/search-thresholds.ts, docs/search.md) 72% of captions score their own photo at least this,
+ * and 4.5% of the other photos (some of which the caption fits too) do.
+ */
+export const EMBEDDING_MIN_SCORE = 0.1;
+
+/**
  * Cosine similarity between the query's text embedding and every image's stored vector. The vectors
  * are loaded once into one flat array (10,000 images x 256 dims = 10 MB), so a query is a single pass
  * of dot products.
@@ -61,7 +68,14 @@ export class EmbeddingRanker {
   }
 
   entry(index: number, score: number): Ranked {
-    return { id: this.ids[index]!, path: this.paths[index]!, caption: this.captions[index]!, score };
+    const caption = this.captions[index]!;
+    return {
+      id: this.ids[index]!,
+      path: this.paths[index]!,
+      caption,
+      score,
+      good: score >= EMBEDDING_MIN_SCORE,
+    };
   }
 
   indexOfId(id: number): number {

@@ -1,6 +1,12 @@
 import type { ImageFeatures } from "../pipeline.js";
 
 /**
+ * Lowest mean per-token log-probability of a good generative match: a per-token perplexity of about
+ * 55. Provisional, not yet measured on Flickr8k val (docs/search.md), so it is set loose.
+ */
+export const GENERATIVE_MIN_SCORE = -4;
+
+/**
  * Generative ranking: how likely the caption model finds the query as a caption of each image,
  * length-normalised (mean log-probability per token) so that long queries are not punished.
  */

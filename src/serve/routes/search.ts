@@ -37,7 +37,7 @@ export async function searchRoutes(app: FastifyInstance, deps: SearchRouteDeps):
 
   app.get("/v1/search", async (request) => {
     const query = parseWith(searchQuerySchema, request.query, "query string");
-    const results = await search.search(query.q, {
+    const { results } = await search.search(query.q, {
       k: query.k,
       ...(query.method ? { method: query.method } : {}),
     });
