@@ -11,6 +11,7 @@ import { MODEL_FILE } from "../model/format.js";
 import { type CaptionModelFolder, loadCaptionModel, rankingOf } from "../model/load.js";
 import type { BackendName } from "../tfjs/backend.js";
 import { initTfjs } from "../tfjs/init.js";
+import type { Settled } from "./settle.js";
 
 export interface LoadCaptionerOptions {
   /** Model folder (model.json + weights.bin). Default: `models/default` in the captionkit package. */
@@ -46,9 +47,8 @@ export interface CaptionTimings {
   generate: number;
 }
 
-export type SettledCaption =
-  | { result: CaptionResult; error?: undefined }
-  | { error: Error; result?: undefined };
+/** One image's outcome: its caption, or why it could not be read. */
+export type SettledCaption = Settled;
 
 /**
  * Loads a model folder and its encoder, and returns a Captioner: image files or bytes in, captions out.

@@ -6,3 +6,4 @@ export {
   loadCaptioner,
   type SettledCaption,
 } from "./captioner.js";
+export { captionEach, type Settled } from "./settle.js";

@@ -1,4 +1,4 @@
-import { captionEach } from "../alttext/captioner.js";
+import { captionEach } from "../captioner/settle.js";
 import type { Captioner, CaptionResult } from "../generation/types.js";
 
 export interface CaptionJob {

@@ -257,7 +257,7 @@ describe("captionkit caption --out, killed mid-run", () => {
       );
     }
     const out = join(dir, "results.jsonl");
-    const script = fileURLToPath(new URL("../../alttext/test-utils/caption-child.ts", import.meta.url));
+    const script = fileURLToPath(new URL("../test-utils/caption-child.ts", import.meta.url));
     const child = spawn(process.execPath, ["--import", "tsx", script, photosDir, out], { stdio: "ignore" });
     const exited = new Promise((resolve) => child.on("exit", resolve));
     // Wait for the first chunk of 8 lines, then kill without warning.

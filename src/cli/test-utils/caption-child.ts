@@ -1,7 +1,8 @@
 // Child process for the kill test: captions the folder in argv[2] into argv[3] with a slow fake model,
 // so the parent can kill it mid-run.
-import { runCaption } from "../../cli/commands/caption.js";
+
 import { fakeCaptioner } from "../../serve/test-utils/fake-captioner.js";
+import { runCaption } from "../commands/caption.js";
 
 const [folder, out] = process.argv.slice(2);
 await runCaption(
