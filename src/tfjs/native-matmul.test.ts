@@ -5,6 +5,7 @@ import { applyWasmKernelFixes } from "./kernel-fixes.js";
 import {
   checkBinding,
   configureNativeMatMul,
+  DEFAULT_MIN_INNER,
   DEFAULT_MIN_MACS,
   enableNativeMatMul,
   nativeMatMulCounts,
@@ -38,12 +39,12 @@ describe("native matrix products (onnxruntime-node)", () => {
     applyWasmKernelFixes();
   });
   beforeEach(() => {
-    configureNativeMatMul({ minMacs: 0 }); // every product goes native, however small
+    configureNativeMatMul({ minMacs: 0, minInner: 0 }); // every product goes native, however small
     nativeMatMulCounts.native = 0;
     nativeMatMulCounts.wasm = 0;
   });
   afterAll(() => {
-    configureNativeMatMul({ minMacs: DEFAULT_MIN_MACS });
+    configureNativeMatMul({ minMacs: DEFAULT_MIN_MACS, minInner: DEFAULT_MIN_INNER });
     tf.setBackend("wasm");
   });
 
@@ -64,18 +65,18 @@ describe("native matrix products (onnxruntime-node)", () => {
 
   // [a shape, b shape, transposeA, transposeB]: 2-D, folded batches, equal batches, broadcast batches
   const cases: [number[], number[], boolean, boolean][] = [
-    [[7, 13], [13, 5], false, false],
-    [[13, 7], [13, 5], true, false],
-    [[7, 13], [5, 13], false, true],
-    [[13, 7], [5, 13], true, true],
-    [[3, 7, 13], [13, 5], false, false], // batch folded into rows
-    [[3, 13, 7], [13, 5], true, false],
-    [[3, 7, 13], [5, 13], false, true],
-    [[2, 3, 7, 13], [2, 3, 13, 5], false, false],
-    [[4, 13, 7], [4, 5, 13], true, true],
-    [[7, 13], [4, 13, 5], false, false], // a broadcast against b's batch
-    [[1, 13, 7], [4, 5, 13], true, true],
-    [[4, 7, 13], [1, 1, 13, 5], false, false], // tf's output batch shape is the broadcast [1, 4]
+    [[7, 19], [19, 5], false, false],
+    [[19, 7], [19, 5], true, false],
+    [[7, 19], [5, 19], false, true],
+    [[19, 7], [5, 19], true, true],
+    [[3, 7, 19], [19, 5], false, false], // batch folded into rows
+    [[3, 19, 7], [19, 5], true, false],
+    [[3, 7, 19], [5, 19], false, true],
+    [[2, 3, 7, 19], [2, 3, 19, 5], false, false],
+    [[4, 19, 7], [4, 5, 19], true, true],
+    [[7, 19], [4, 19, 5], false, false], // a broadcast against b's batch
+    [[1, 19, 7], [4, 5, 19], true, true],
+    [[4, 7, 19], [1, 1, 19, 5], false, false], // tf's output batch shape is the broadcast [1, 4]
   ];
   for (const [shapeA, shapeB, transposeA, transposeB] of cases) {
     it(`matMul ${shapeA.join("x")}${transposeA ? "ᵀ" : ""} · ${shapeB.join("x")}${transposeB ? "ᵀ" : ""} equals the cpu backend (and its gradients)`, () => {
@@ -108,15 +109,15 @@ describe("native matrix products (onnxruntime-node)", () => {
   }
 
   it("computes fused products (bias, activations) like the cpu backend", () => {
-    const a = seededArray(6 * 9, 21);
-    const b = seededArray(9 * 4, 22);
+    const a = seededArray(6 * 17, 21);
+    const b = seededArray(17 * 4, 22);
     const bias = seededArray(4, 23);
     const alpha = seededArray(4, 24);
     const compute = () =>
       (["linear", "relu", "relu6", "elu", "sigmoid", "leakyrelu", "prelu"] as const).map((activation) =>
         tf.fused.matMul({
-          a: tf.tensor2d(a, [6, 9]),
-          b: tf.tensor2d(b, [4, 9]),
+          a: tf.tensor2d(a, [6, 17]),
+          b: tf.tensor2d(b, [4, 17]),
           transposeB: true,
           bias: tf.tensor1d(bias),
           activation,
@@ -131,18 +132,20 @@ describe("native matrix products (onnxruntime-node)", () => {
       expect(worstRelative(values, cpu[i] as Float32Array)).toBeLessThan(1e-5);
   });
 
-  it("keeps small products and unsupported broadcasts on wasm", () => {
-    configureNativeMatMul({ minMacs: DEFAULT_MIN_MACS });
+  it("keeps small products, short inner dimensions and other broadcasts on wasm", () => {
+    configureNativeMatMul({ minMacs: DEFAULT_MIN_MACS, minInner: DEFAULT_MIN_INNER });
     tf.setBackend("wasm");
-    tf.tidy(() => tf.matMul(tf.ones([8, 8]), tf.ones([8, 8])));
+    tf.tidy(() => tf.matMul(tf.ones([32, 32]), tf.ones([32, 32])));
     expect(nativeMatMulCounts).toEqual({ native: 0, wasm: 1 });
     configureNativeMatMul({ minMacs: 0 });
-    const y = tf.tidy(() => tf.matMul(tf.ones([2, 1, 3, 4]), tf.ones([1, 3, 4, 2]))); // batch 2x1 against 1x3
-    expect(y.shape).toEqual([2, 3, 3, 2]);
-    expect(Array.from(y.dataSync()).every((v) => v === 4)).toBe(true);
+    tf.tidy(() => tf.matMul(tf.ones([512, 8]), tf.ones([8, 512]))); // inner dimension 8
     expect(nativeMatMulCounts).toEqual({ native: 0, wasm: 2 });
+    const y = tf.tidy(() => tf.matMul(tf.ones([2, 1, 3, 16]), tf.ones([1, 3, 16, 2]))); // batch 2x1 against 1x3
+    expect(y.shape).toEqual([2, 3, 3, 2]);
+    expect(Array.from(y.dataSync()).every((v) => v === 16)).toBe(true);
+    expect(nativeMatMulCounts).toEqual({ native: 0, wasm: 3 });
     y.dispose();
-    const broadcast = tf.tidy(() => tf.matMul(tf.ones([4, 7, 13]), tf.ones([1, 1, 13, 5])));
+    const broadcast = tf.tidy(() => tf.matMul(tf.ones([4, 7, 16]), tf.ones([1, 1, 16, 5])));
     expect(broadcast.shape).toEqual([1, 4, 7, 5]); // tf's broadcast batch shape, computed natively
     expect(nativeMatMulCounts.native).toBe(1);
     broadcast.dispose();

@@ -36,11 +36,16 @@ export interface OnnxBinding {
 /** Products with fewer multiply-adds than this stay on wasm (see docs/training.md, "Native matrix products"). */
 export const DEFAULT_MIN_MACS = 1 << 18;
 
+/** Products whose inner dimension is shorter stay on wasm (see nativeBatchMatMul). */
+export const DEFAULT_MIN_INNER = 16;
+
 export interface NativeMatMulOptions {
   /** onnxruntime intra-op threads per session (default: 2 on the main thread, 1 in a worker thread). */
   threads?: number;
   /** Products of fewer multiply-adds stay on wasm. */
   minMacs?: number;
+  /** Products with a shorter inner dimension stay on wasm. */
+  minInner?: number;
 }
 
 interface State {
@@ -49,6 +54,7 @@ interface State {
   binding: OnnxBinding;
   threads: number;
   minMacs: number;
+  minInner: number;
   sessions: Map<string, BindingSession>;
 }
 
@@ -101,7 +107,15 @@ export async function enableNativeMatMul(options: NativeMatMulOptions = {}): Pro
       const binding = checkBinding(require("onnxruntime-node/dist/binding.js"));
       binding.initOrt();
       const threads = Number(process.env.CAPTIONKIT_MATMUL_THREADS) || (isMainThread ? 2 : 1);
-      return { ort, Builder, binding, threads, minMacs: DEFAULT_MIN_MACS, sessions: new Map() };
+      return {
+        ort,
+        Builder,
+        binding,
+        threads,
+        minMacs: DEFAULT_MIN_MACS,
+        minInner: DEFAULT_MIN_INNER,
+        sessions: new Map(),
+      };
     } catch (error) {
       unavailable = `onnxruntime-node did not load: ${(error as Error).message}`;
       return undefined;
@@ -115,10 +129,11 @@ export async function enableNativeMatMul(options: NativeMatMulOptions = {}): Pro
   return state !== undefined;
 }
 
-/** Changes threads (rebuilding the cached sessions) or the threshold; no-op while disabled. */
+/** Changes threads (rebuilding the cached sessions) or the thresholds; no-op while disabled. */
 export function configureNativeMatMul(options: NativeMatMulOptions): void {
   if (!state) return;
   if (options.minMacs !== undefined) state.minMacs = options.minMacs;
+  if (options.minInner !== undefined) state.minInner = options.minInner;
   if (options.threads !== undefined && options.threads !== state.threads) {
     for (const session of state.sessions.values()) session.dispose();
     state.sessions.clear();
@@ -184,8 +199,8 @@ const product = (xs: readonly number[]) => xs.reduce((p, x) => p * x, 1);
 /**
  * a·b (each optionally transposed in its last two axes, batch axes broadcast as tf.matMul does) on
  * onnxruntime, as a new tensor on the wasm heap; undefined when the product should stay on wasm
- * (native products disabled, fewer than minMacs multiply-adds, not float32, or a batch broadcast other
- * than equal batches or a batch of one).
+ * (native products disabled, fewer than minMacs multiply-adds, an inner dimension under 16, not float32,
+ * or a batch broadcast other than equal batches or a batch of one).
  */
 export function nativeBatchMatMul(
   backend: BackendWasm,
@@ -206,7 +221,9 @@ export function nativeBatchMatMul(
   const batchA = product(batchShapeA);
   const batchB = product(batchShapeB);
   const batch = Math.max(batchA, batchB);
-  if (batch * m * k * n < s.minMacs || (transposeB ? bc : br) !== k) {
+  // With a short inner dimension the product is mostly the writing of its output, which the binding
+  // then copies once more: wasm is as fast there (bench/kernel-fixes.ts).
+  if (batch * m * k * n < s.minMacs || k < s.minInner || (transposeB ? bc : br) !== k) {
     nativeMatMulCounts.wasm++;
     return undefined;
   }
