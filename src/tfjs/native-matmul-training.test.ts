@@ -43,7 +43,6 @@ function lossCurve(config: DecoderConfig, steps: number): number[] {
     clipByGlobalNorm(result.grads, 5);
     adam.apply(result.grads, 3e-3);
     disposeGradients(result.grads);
-    tf.dispose([inputs.grid, inputs.pooled, captions.inputs, captions.targets]);
   }
   adam.dispose();
   decoder.dispose();

@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import type { CaptionDecoder } from "../decoders/types.js";
+import { configureNativeMatMul, nativeMatMulStatus } from "../tfjs/native-matmul.js";
 import type { Gradients } from "./step.js";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
@@ -47,6 +48,9 @@ function startWorker(workerData: WorkerInit): Worker {
 }
 
 export async function startGradientWorkers(threads: number, init: WorkerInit): Promise<GradientWorkers> {
+  // One onnxruntime thread per replica: the replicas already keep the cores busy (workers get 1 by default).
+  const matmulThreads = nativeMatMulStatus().threads;
+  if (threads > 1) configureNativeMatMul({ threads: 1 });
   const workers: Worker[] = [];
   const pending = new Map<Worker, (reply: WorkerReply) => void>();
   const ready: Promise<void>[] = [];
@@ -132,6 +136,7 @@ export async function startGradientWorkers(threads: number, init: WorkerInit): P
     async close() {
       for (const worker of workers) worker.postMessage({ type: "stop" } satisfies WorkerRequest);
       await Promise.all(workers.map((worker) => worker.terminate()));
+      if (matmulThreads !== undefined) configureNativeMatMul({ threads: matmulThreads });
     },
   };
 }
