@@ -291,10 +291,12 @@ async function main(): Promise<void> {
  * Its model matches our Show-Attend-Tell 512 (soft attention, gate, LSTM, Adam) but its own embedding,
  * dimensions other than 512 are not passed, so only sat-512 cases are compared.
  */
-function pytorchPeer(c: Case, steps: number, ours: number): void {
-  if (process.argv.includes("--no-peer")) return;
-  const skip = (reason: string) => console.log(`  PyTorch peer skipped: ${reason}`);
-  if (c.decoder.kind !== "show-attend-tell" || c.decoder.hiddenDim !== 512) return;
+function pytorchPeer(c: Case, steps: number, ours: number): undefined {
+  if (process.argv.includes("--no-peer")) return undefined;
+  const skip = (reason: string): undefined => {
+    console.log(`  PyTorch peer skipped: ${reason}`);
+  };
+  if (c.decoder.kind !== "show-attend-tell" || c.decoder.hiddenDim !== 512) return undefined;
   const python = "/usr/bin/python3";
   const script =
     flag("--peer") ?? path.resolve(import.meta.dirname, "../../shared/bench/pytorch_sat_peer.py");
