@@ -2,23 +2,31 @@
  * Training throughput (target tokens per second) of one full step: teacher-forced forward, masked
  * cross-entropy, backward, global-norm clipping and an Adam update, on random features and captions.
  *
- *   npx tsx bench/training.ts [--steps N] [--only NAME] [--threads 1,2]
+ *   npx tsx bench/training.ts [--steps N] [--only NAME] [--threads 1,2] [--profile [--by-shape]]
+ *                             [--peer PATH | --no-peer] [--peer-threads N]
  *
- * With --threads, the data-parallel path (src/training/workers.ts) is timed instead, on the
- * transformer 2x256 with a 7x7x1792 grid at batch 64, for each thread count given.
- *
- * The reference figure (../shared/DESIGN.md): PyTorch 1.13 CPU, the 512/512/512 Show-Attend-Tell decoder
- * on a 7x7x1792 grid with a 2,533-word vocabulary, trains at 509 tokens/s on this machine.
+ * Show-Attend-Tell cases are followed by the PyTorch peer on the same sizes in the same run
+ * (../shared/bench/pytorch_sat_peer.py under /usr/bin/python3, when torch is installed: `apt-get install
+ * -y python3-torch libopenblas0-pthread`) and the ratio; the load average is printed with each figure.
+ * With --threads, the data-parallel path (src/training/workers.ts) is timed instead, for each thread
+ * count given, on the --only case (default: transformer 2x256 grid 7x7x1792 b64). --profile prints the
+ * wall time per wasm kernel (bench/kernel-profile.ts). CAPTIONKIT_NATIVE_MATMUL=0 keeps every matrix
+ * product on wasm; CAPTIONKIT_MATMUL_THREADS sets onnxruntime's intra-op threads (src/tfjs/native-matmul.ts).
  */
-
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { Rng } from "../src/core/rng.js";
 import { createDecoder } from "../src/decoders/factory.js";
 import type { DecoderConfig } from "../src/decoders/types.js";
-import { initBackend, tf } from "../src/tfjs/backend.js";
-import { applyWasmKernelFixes } from "../src/tfjs/kernel-fixes.js";
+import { tf } from "../src/tfjs/backend.js";
+import { initTfjs } from "../src/tfjs/init.js";
+import { nativeMatMulStatus } from "../src/tfjs/native-matmul.js";
 import { Adam, clipByGlobalNorm } from "../src/training/optimizer.js";
 import { computeGradients, disposeGradients } from "../src/training/step.js";
 import { startGradientWorkers } from "../src/training/workers.js";
+import { profileWasmKernels } from "./kernel-profile.js";
 
 interface Case {
   name: string;
@@ -47,7 +55,7 @@ const transformer = (layers: number, d: number): DecoderConfig => ({
 });
 const cases: Case[] = [
   {
-    name: "sat-512 grid 7x7x1792 b32 (PyTorch ref 509)",
+    name: "sat-512 grid 7x7x1792 b32",
     decoder: sat(512),
     grid: [49, 1792],
     batch: 32,
@@ -90,10 +98,24 @@ function flag(name: string): string | undefined {
   return index >= 0 ? process.argv[index + 1] : undefined;
 }
 
+const load = () =>
+  `load ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}`;
+
+function matmulSetting(): string {
+  const status = nativeMatMulStatus();
+  return status.enabled
+    ? `products >= ${status.minMacs} MACs on onnxruntime, ${status.threads} thread(s)`
+    : `all products on wasm (${status.reason})`;
+}
+
 /** Data-parallel throughput: the same batches through 1..N threads. */
-async function parallel(threadCounts: number[], steps: number): Promise<void> {
-  const decoderConfig = transformer(2, 256);
-  const [regions, featureDim, batch, length] = [49, 1792, 64, 16];
+async function parallel(c: Case, threadCounts: number[], steps: number): Promise<void> {
+  const decoderConfig = c.decoder;
+  const [regions, featureDim] = c.grid;
+  const [batch, length] = [c.batch, c.tokens + 1];
   const shape = { vocabSize: VOCAB, regions, featureDim, pooledDim: featureDim };
   const rng = new Rng(5);
   const entries: [string, { grid: Float32Array; pooled: Float32Array }[]][] = Array.from(
@@ -125,7 +147,7 @@ async function parallel(threadCounts: number[], steps: number): Promise<void> {
       features: {
         kind: "memory",
         encoder: "random",
-        gridShape: [7, 7, featureDim],
+        gridShape: [Math.sqrt(regions), Math.sqrt(regions), featureDim],
         pooledSize: featureDim,
         entries,
       },
@@ -185,7 +207,7 @@ async function parallel(threadCounts: number[], steps: number): Promise<void> {
     for (let i = 0; i < steps; i++) tokens += await step();
     const seconds = (performance.now() - started) / 1000;
     console.log(
-      `data-parallel transformer 2x256 grid 7x7x1792 b64, ${threads} thread(s): ${(tokens / seconds).toFixed(0)} tokens/s`,
+      `data-parallel ${c.name}, ${threads} thread(s): ${(tokens / seconds).toFixed(0)} tokens/s (${load()})`,
     );
     await workers.close();
     adam.dispose();
@@ -194,15 +216,20 @@ async function parallel(threadCounts: number[], steps: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  await initBackend("wasm");
-  applyWasmKernelFixes();
-  const threadList = flag("--threads");
-  if (threadList) {
-    await parallel(threadList.split(",").map(Number), Number(flag("--steps") ?? 5));
-    return;
-  }
+  await initTfjs("wasm", { nativeMatMul: true });
+  console.log(matmulSetting());
   const steps = Number(flag("--steps") ?? 5);
   const only = flag("--only");
+  const threadList = flag("--threads");
+  if (threadList) {
+    const c = cases.find((x) => x.name.includes(only ?? "transformer 2x256 grid 7x7x1792 b64"));
+    if (!c) throw new Error(`no case matches ${only}`);
+    await parallel(c, threadList.split(",").map(Number), steps);
+    return;
+  }
+  const profile = process.argv.includes("--profile")
+    ? profileWasmKernels(process.argv.includes("--by-shape"))
+    : undefined;
   const rng = new Rng(3);
   for (const c of cases) {
     if (only && !c.name.includes(only)) continue;
@@ -213,25 +240,25 @@ async function main(): Promise<void> {
       1,
     );
     const adam = new Adam(decoder.variables, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
-    const batchOf = () => {
-      const grid = Float32Array.from({ length: c.batch * regions * featureDim }, () => rng.next());
-      const pooled = Float32Array.from({ length: c.batch * featureDim }, () => rng.next());
-      const ids = Int32Array.from({ length: c.batch * c.tokens }, (_, i) =>
-        i % c.tokens === 0 ? 1 : 4 + rng.int(VOCAB - 4),
-      );
-      const targets = Int32Array.from({ length: c.batch * c.tokens }, () => 4 + rng.int(VOCAB - 4));
-      return {
-        inputs: {
-          grid: tf.tensor3d(grid, [c.batch, regions, featureDim]), // [batch, regions, featureDim]
-          pooled: tf.tensor2d(pooled, [c.batch, featureDim]), // [batch, pooledDim]
-        },
-        batch: {
-          inputs: tf.tensor2d(ids, [c.batch, c.tokens], "int32"),
-          targets: tf.tensor2d(targets, [c.batch, c.tokens], "int32"),
-          tokenCount: c.batch * c.tokens,
-        },
-      };
-    };
+    // Random data drawn once, like the peer's: drawing 2.8M numbers per step cost ~350 ms (in the timing
+    // until issue 21). Each step still copies the batch into new tensors, as training from a cache does.
+    const grid = Float32Array.from({ length: c.batch * regions * featureDim }, () => rng.next());
+    const pooled = Float32Array.from({ length: c.batch * featureDim }, () => rng.next());
+    const ids = Int32Array.from({ length: c.batch * c.tokens }, (_, i) =>
+      i % c.tokens === 0 ? 1 : 4 + rng.int(VOCAB - 4),
+    );
+    const targets = Int32Array.from({ length: c.batch * c.tokens }, () => 4 + rng.int(VOCAB - 4));
+    const batchOf = () => ({
+      inputs: {
+        grid: tf.tensor3d(grid, [c.batch, regions, featureDim]), // [batch, regions, featureDim]
+        pooled: tf.tensor2d(pooled, [c.batch, featureDim]), // [batch, pooledDim]
+      },
+      batch: {
+        inputs: tf.tensor2d(ids, [c.batch, c.tokens], "int32"),
+        targets: tf.tensor2d(targets, [c.batch, c.tokens], "int32"),
+        tokenCount: c.batch * c.tokens,
+      },
+    });
     const step = () => {
       const { inputs, batch } = batchOf();
       const result = computeGradients(decoder, { inputs }, batch, { labelSmoothing: 0, auxLossWeight: 1 });
@@ -241,17 +268,58 @@ async function main(): Promise<void> {
       return result.tokens;
     };
     step(); // warm-up: kernel compilation and first allocations
+    profile?.reset();
     const started = performance.now();
     let tokens = 0;
     for (let i = 0; i < steps; i++) tokens += step();
     const seconds = (performance.now() - started) / 1000;
     const params = [...decoder.variables.values()].reduce((sum, v) => sum + v.size, 0);
+    const ours = tokens / seconds;
     console.log(
-      `${c.name}: ${(tokens / seconds).toFixed(0)} tokens/s (${((seconds / steps) * 1000).toFixed(0)} ms/step, ${(params / 1e6).toFixed(1)}M params)`,
+      `${c.name}: ${ours.toFixed(0)} tokens/s (${((seconds / steps) * 1000).toFixed(0)} ms/step, ${(params / 1e6).toFixed(1)}M params, ${load()})`,
     );
+    if (profile) console.log(profile.report(steps));
+    if (c.decoder.kind === "show-attend-tell") pytorchPeer(c, steps, ours);
     adam.dispose();
     decoder.dispose();
   }
+}
+
+/**
+ * The PyTorch peer on the same sizes, right after our figure (the load drifts: compare within a run).
+ * Its model matches our Show-Attend-Tell 512 (soft attention, gate, LSTM, Adam) but its own embedding,
+ * dimensions other than 512 are not passed, so only sat-512 cases are compared.
+ */
+function pytorchPeer(c: Case, steps: number, ours: number): undefined {
+  if (process.argv.includes("--no-peer")) return undefined;
+  const skip = (reason: string): undefined => {
+    console.log(`  PyTorch peer skipped: ${reason}`);
+  };
+  if (c.decoder.kind !== "show-attend-tell" || c.decoder.hiddenDim !== 512) return undefined;
+  const python = "/usr/bin/python3";
+  const script =
+    flag("--peer") ?? path.resolve(import.meta.dirname, "../../shared/bench/pytorch_sat_peer.py");
+  if (!existsSync(python)) return skip(`${python} not found`);
+  if (!existsSync(script)) return skip(`${script} not found (pass --peer PATH)`);
+  const probe = spawnSync(python, ["-c", "import torch"], { encoding: "utf8" });
+  if (probe.status !== 0)
+    return skip(
+      "torch is not installed for /usr/bin/python3 (apt-get install -y python3-torch libopenblas0-pthread)",
+    );
+  const args = [
+    script,
+    ...["--regions", c.grid[0], "--channels", c.grid[1], "--vocab", VOCAB, "--batch", c.batch],
+    ...["--tokens", c.tokens, "--steps", Math.max(steps, 3)],
+    ...(flag("--peer-threads") ? ["--threads", flag("--peer-threads") as string] : []),
+  ].map(String);
+  const run = spawnSync(python, args, { encoding: "utf8" });
+  const line = run.stdout.trim().split("\n").pop() ?? "";
+  if (run.status !== 0 || !line.startsWith("{"))
+    return skip(`the peer failed: ${run.stderr.trim().slice(-300)}`);
+  const peer = JSON.parse(line) as { torch: string; threads: number; train_tokens_per_s: number };
+  console.log(
+    `  PyTorch ${peer.torch} peer, ${peer.threads} thread(s): ${peer.train_tokens_per_s.toFixed(0)} tokens/s (${load()}); captionkit / PyTorch = ${(ours / peer.train_tokens_per_s).toFixed(2)}x`,
+  );
 }
 
 await main();

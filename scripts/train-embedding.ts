@@ -51,7 +51,7 @@ const { values: args } = parseArgs({
 const widths = (text: string) => (text ? text.split(",").map(Number) : []);
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
-await initTfjs();
+await initTfjs("wasm", { nativeMatMul: true });
 const trainSet = await loadDataset(args.dataset, { split: "train", checkImages: false });
 const valSet = await loadDataset(args.dataset, { split: "val", checkImages: false });
 const t0 = Date.now();

@@ -1,5 +1,5 @@
+import { OnnxGraphBuilder } from "../core/onnx-builder.js";
 import { tf } from "../tfjs/backend.js";
-import { OnnxGraphBuilder } from "./onnx-builder.js";
 
 /**
  * Converts the part of a Keras functional model (tfjs layers-model artifacts) that feeds the requested

@@ -1,5 +1,5 @@
+import type { OnnxGraphBuilder } from "../core/onnx-builder.js";
 import type { GraphNode } from "./model-loader.js";
-import type { OnnxGraphBuilder } from "./onnx-builder.js";
 import {
   attrBool,
   attrFloat,

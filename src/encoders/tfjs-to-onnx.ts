@@ -1,6 +1,6 @@
+import { OnnxGraphBuilder } from "../core/onnx-builder.js";
 import { tf } from "../tfjs/backend.js";
 import type { GraphNode } from "./model-loader.js";
-import { OnnxGraphBuilder } from "./onnx-builder.js";
 import { OP_HANDLERS, type TfValue } from "./tfjs-onnx-ops.js";
 
 /**

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-wasm";
+import { nativeBatchMatMul } from "./native-matmul.js";
 
 /**
  * Two gaps of the tfjs 4.22 wasm backend that break or cripple decoder training, patched in place:
@@ -21,6 +22,9 @@ import "@tensorflow/tfjs-backend-wasm";
  *     backward pass, so each recurrent step copied the LSTM weights (14 MB for [1792, 2048]) and the
  *     copies defeated (b)'s cache. We share the buffer with a reference count instead, as the cpu
  *     backend does (tfjs tensors are immutable, so sharing is safe).
+ *
+ * (e) Products of more than a few hundred thousand multiply-adds go to onnxruntime-node instead, when
+ *     initBackend("wasm") could load it (native-matmul.ts); (b) serves the smaller ones.
  *
  * Idempotent; safe to call before or after `initBackend()`.
  */
@@ -176,6 +180,35 @@ export function clearTransposeCache(): void {
   seenOnce = new Set<string>();
 }
 
+/** tfjs fused activations and the wasm kernels that compute them after a native product. */
+const ACTIVATION_KERNELS: Record<string, string> = {
+  relu: "Relu",
+  relu6: "Relu6",
+  elu: "Elu",
+  sigmoid: "Sigmoid",
+  leakyrelu: "LeakyRelu",
+  prelu: "Prelu",
+};
+
+/** _FusedMatMul's bias and activation applied to a product y (y is consumed). */
+function fusedEpilogue(y: tf.TensorInfo, args: KernelArgs): tf.TensorInfo {
+  const { inputs, backend, attrs } = args;
+  let out = y;
+  const apply = (kernelName: string, kernelInputs: tf.NamedTensorInfoMap, kernelAttrs?: tf.NamedAttrMap) => {
+    const kernel = tf.getKernel(kernelName, "wasm")?.kernelFunc as unknown as WasmKernel;
+    const next = kernel({ inputs: kernelInputs, backend, attrs: kernelAttrs }) as tf.TensorInfo;
+    backend.disposeData(out.dataId);
+    out = next;
+  };
+  if (inputs.bias) apply("Add", { a: out, b: inputs.bias as tf.TensorInfo });
+  const activation = attrs?.activation as string | undefined;
+  if (activation === "leakyrelu") apply("LeakyRelu", { x: out }, { alpha: attrs?.leakyreluAlpha as number });
+  else if (activation === "prelu")
+    apply("Prelu", { x: out, alpha: inputs.preluActivationWeights as tf.TensorInfo });
+  else if (activation && activation !== "linear") apply(ACTIVATION_KERNELS[activation] as string, { x: out });
+  return out;
+}
+
 function wrapTransposedMatMul(kernelName: "BatchMatMul" | "_FusedMatMul"): void {
   const original = tf.getKernel(kernelName, "wasm");
   if (!original) return;
@@ -185,6 +218,13 @@ function wrapTransposedMatMul(kernelName: "BatchMatMul" | "_FusedMatMul"): void 
     const { inputs, backend, attrs } = args;
     const transposeA = attrs?.transposeA === true;
     const transposeB = attrs?.transposeB === true;
+    const activation = attrs?.activation as string | undefined;
+    if (activation === undefined || activation === "linear" || activation in ACTIVATION_KERNELS) {
+      const a = inputs.a as tf.TensorInfo;
+      const b = inputs.b as tf.TensorInfo;
+      const y = nativeBatchMatMul(backend, a, b, transposeA, transposeB);
+      if (y) return kernelName === "_FusedMatMul" ? fusedEpilogue(y, args) : y;
+    }
     if (!transposeA && !transposeB) return originalFunc(args);
     const a = transposeA ? transposed(inputs.a as tf.TensorInfo, backend) : undefined;
     const b = transposeB ? transposed(inputs.b as tf.TensorInfo, backend) : undefined;

@@ -14,7 +14,7 @@ import type { WorkerInit, WorkerReply, WorkerRequest } from "./worker-protocol.j
  * current weights and a shard of the batch, and answers with the flattened gradients.
  */
 const init = workerData as WorkerInit;
-await initTfjs();
+await initTfjs("wasm", { nativeMatMul: true });
 const decoder = createDecoder(init.decoderConfig, init.shape, init.seed);
 const names = [...decoder.variables.keys()];
 const reader: FeatureReader =

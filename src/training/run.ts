@@ -79,7 +79,7 @@ export async function runTraining(
   options: RunTrainingOptions,
 ): Promise<RunTrainingResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  await initTfjs();
+  await initTfjs("wasm", { nativeMatMul: true });
   const dirs = typeof config.data.features === "string" ? [config.data.features] : config.data.features;
   const open = (dir: string) => openFeatureStore(dir, { allowPartial: config.data.partialFeatures });
   const data = await prepareTrainData(config, open, log);

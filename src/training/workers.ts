@@ -2,6 +2,7 @@ import type { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { startModuleWorker } from "../core/worker.js";
 import type { CaptionDecoder } from "../decoders/types.js";
+import { configureNativeMatMul, nativeMatMulStatus } from "../tfjs/native-matmul.js";
 import type { Gradients } from "./step.js";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
@@ -37,6 +38,9 @@ function startWorker(workerData: WorkerInit): Worker {
 }
 
 export async function startGradientWorkers(threads: number, init: WorkerInit): Promise<GradientWorkers> {
+  // One onnxruntime thread per replica: the replicas already keep the cores busy (workers get 1 by default).
+  const matmulThreads = nativeMatMulStatus().threads;
+  if (threads > 1) configureNativeMatMul({ threads: 1 });
   const workers: Worker[] = [];
   const pending = new Map<Worker, (reply: WorkerReply) => void>();
   const ready: Promise<void>[] = [];
@@ -122,6 +126,7 @@ export async function startGradientWorkers(threads: number, init: WorkerInit): P
     async close() {
       for (const worker of workers) worker.postMessage({ type: "stop" } satisfies WorkerRequest);
       await Promise.all(workers.map((worker) => worker.terminate()));
+      if (matmulThreads !== undefined) configureNativeMatMul({ threads: matmulThreads });
     },
   };
 }
