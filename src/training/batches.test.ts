@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { FeatureReader } from "../features/types.js";
 import { initBackend, tf } from "../tfjs/backend.js";
 import { type CaptionExample, captionFeatures, disposeCaptionFeatures, epochBatches } from "./batches.js";
-import { splitShards } from "./trainer.js";
+import { splitShards } from "./shards.js";
 
 /** 7 images with 5 captions each (image i's captions have lengths 3..7), as buildExamples lays them out. */
 const examples: CaptionExample[] = Array.from({ length: 35 }, (_, k) => ({

@@ -17,41 +17,70 @@ import { loadSingleModel } from "../model/single.js";
 import type { TrainConfig } from "./config.js";
 import type { AdamState } from "./optimizer.js";
 
-/** Everything besides tensors that a resumed run needs to continue exactly where it stopped. */
-export interface CheckpointManifest {
+/** What every checkpoint holds besides its stage's own fields: enough to rebuild the decoder and continue. */
+interface CheckpointCommon {
   format: "captionkit-checkpoint";
-  version: 1;
+  /** 2: SCST checkpoints have their own fields (version 1 stored them in the cross-entropy ones). */
+  version: 2;
   config: TrainConfig;
   vocabulary: VocabularyJson;
   encoder: string;
   shape: DecoderShape;
-  /** Optimizer steps taken in the whole run, and by the optimizer of the current stage. */
+  /** Optimizer steps taken in this stage, and by its optimizer (Adam's bias correction counts them). */
   step: number;
   optimizerStep: number;
-  /** Epoch in progress (0-based) and the number of its batches already done. */
+  /** Epoch of this stage in progress (0-based) and the number of its batches already done. */
   epoch: number;
   batchInEpoch: number;
-  /** State of the RNG stream that stands in for Math.random during training steps. */
+  /** State of the RNG stream that stands in for Math.random during training steps (and samples SCST's captions). */
   rngState: number;
   /** The decoder's dropout call counter (its dropout seeds derive from it), when it has one. */
   dropoutCalls?: number;
+  /** Seconds of optimizer steps in this stage so far (excluding validation). */
+  trainSeconds: number;
+  /** This stage's per-epoch log records so far (the curve is redrawn from them). */
+  history: EpochRecord[];
+  tensors: { name: string; shape: number[]; offset: number; length: number }[];
+}
+
+/** A cross-entropy checkpoint (last.ckpt, best.ckpt). */
+export interface CrossEntropyCheckpoint extends CheckpointCommon {
+  stage: "xe";
   /** Train loss accumulators of the epoch in progress (so its log line matches an uninterrupted run). */
   epochLossSum: number;
   epochTokens: number;
+  /** Best epoch score so far (val CIDEr-D, or minus the val loss without val images) and its epoch (-1: none). */
   bestScore: number;
   bestEpoch: number;
   epochsWithoutImprovement: number;
-  /** Seconds of training so far (excluding validation) and in the epoch in progress, for tokens/s. */
-  trainSeconds: number;
+  /** Seconds of training in the epoch in progress, for tokens/s. */
   epochSeconds: number;
   /** Target tokens trained on so far. */
   tokensSeen: number;
-  /** Per-epoch log records so far (the curve is redrawn from them). */
-  history: EpochRecord[];
-  /** Stage: cross-entropy or SCST fine-tuning. */
-  stage: "xe" | "scst";
-  tensors: { name: string; shape: number[]; offset: number; length: number }[];
 }
+
+/** A self-critical checkpoint (scst-last.ckpt, scst-best.ckpt). */
+export interface ScstCheckpoint extends CheckpointCommon {
+  stage: "scst";
+  /** Sum and count of the sampled captions' CIDEr-D rewards in the epoch in progress (its mean is logged). */
+  rewardSum: number;
+  rewardCount: number;
+  /**
+   * Best val CIDEr-D (greedy, the fixed subset) so far, starting at the cross-entropy model's, and the
+   * SCST epoch that reached it (-1: none did, the cross-entropy weights are kept).
+   */
+  bestCiderD: number;
+  bestEpoch: number;
+}
+
+/** Everything besides tensors that a resumed run needs to continue exactly where it stopped. */
+export type CheckpointManifest = CrossEntropyCheckpoint | ScstCheckpoint;
+
+/** A manifest as a stage hands it to saveCheckpoint (format, version and tensor table are added). */
+export type CheckpointState =
+  | Omit<CrossEntropyCheckpoint, CheckpointFileFields>
+  | Omit<ScstCheckpoint, CheckpointFileFields>;
+type CheckpointFileFields = "format" | "version" | "tensors";
 
 export interface EpochRecord {
   stage: "xe" | "scst";
@@ -75,7 +104,7 @@ const MAGIC = "CKPT1";
  */
 export function saveCheckpoint(
   file: string,
-  manifest: Omit<CheckpointManifest, "tensors" | "format" | "version">,
+  manifest: CheckpointState,
   weights: ReadonlyMap<string, tf.Variable>,
   optimizer: AdamState,
   buffers: ReadonlyMap<string, tf.Variable> = new Map(),
@@ -96,7 +125,7 @@ export function saveCheckpoint(
     add(`m:${name}`, variable.shape, optimizer.m[name]!);
     add(`v:${name}`, variable.shape, optimizer.v[name]!);
   }
-  const full: CheckpointManifest = { format: "captionkit-checkpoint", version: 1, ...manifest, tensors };
+  const full: CheckpointManifest = { format: "captionkit-checkpoint", version: 2, ...manifest, tensors };
   const header = Buffer.from(JSON.stringify(full), "utf8");
   const prefix = Buffer.alloc(MAGIC.length + 4);
   prefix.write(MAGIC, 0, "ascii");
@@ -131,9 +160,10 @@ export function loadCheckpoint(file: string): LoadedCheckpoint {
     throw new Error(`${file} is not a captionkit checkpoint`);
   const headerLength = bytes.readUInt32LE(MAGIC.length);
   const headerStart = MAGIC.length + 4;
-  const manifest = JSON.parse(
-    bytes.toString("utf8", headerStart, headerStart + headerLength),
-  ) as CheckpointManifest;
+  const manifest = upgradeManifest(
+    JSON.parse(bytes.toString("utf8", headerStart, headerStart + headerLength)) as StoredManifest,
+    file,
+  );
   let dataStart = headerStart + headerLength;
   dataStart += (4 - (dataStart % 4)) % 4;
   // Copy into an aligned buffer: the Buffer from readFileSync may not be 4-byte aligned in its pool.
@@ -152,10 +182,37 @@ export function loadCheckpoint(file: string): LoadedCheckpoint {
   return { manifest, weights, optimizer: { step: manifest.optimizerStep, m, v } };
 }
 
-/**
- * Copies checkpoint weights into a decoder's variables (names and shapes must match). Buffers
- * (non-trainable state such as batch-norm statistics) are stored under "#name".
- */
+/** A manifest as a file holds it: this version's, or version 1's (SCST state in the cross-entropy fields). */
+type StoredManifest =
+  | CheckpointManifest
+  | (Omit<CrossEntropyCheckpoint, "version" | "stage"> & { version: 1; stage: "xe" | "scst" });
+
+function upgradeManifest(stored: StoredManifest, file: string): CheckpointManifest {
+  const { version } = stored as { version?: unknown };
+  if (version !== 1 && version !== 2)
+    throw new Error(`${file} is a version ${String(version)} checkpoint: update captionkit to read it`);
+  if (stored.version === 2) return stored;
+  if (stored.stage === "xe") return { ...stored, version: 2, stage: "xe" };
+  // Version 1 wrote SCST's reward sum and count, and its best val CIDEr-D, into these; the rest were zeros.
+  const {
+    epochLossSum,
+    epochTokens,
+    bestScore,
+    epochsWithoutImprovement: _patience,
+    epochSeconds: _epochSeconds,
+    tokensSeen: _tokensSeen,
+    ...common
+  } = stored;
+  return {
+    ...common,
+    version: 2,
+    stage: "scst",
+    rewardSum: epochLossSum,
+    rewardCount: epochTokens,
+    bestCiderD: bestScore,
+  };
+}
+
 /** What assignMatchingWeights did with the variables it could not copy as they are. */
 export interface MatchingResult {
   /** Left at their fresh initial values (no weights of that size). */
@@ -198,6 +255,10 @@ export function assignMatchingWeights(
   return { fresh: [...variables.keys()].filter((name) => !done.has(name)), widened };
 }
 
+/**
+ * Copies checkpoint weights into a decoder's variables (names and shapes must match). Buffers
+ * (non-trainable state such as batch-norm statistics) are stored under "#name".
+ */
 export function assignWeights(
   variables: ReadonlyMap<string, tf.Variable>,
   weights: ReadonlyMap<string, Float32Array>,

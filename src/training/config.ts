@@ -3,6 +3,7 @@ import path from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
 import { decoderConfigSchema } from "../decoders/config.js";
+import type { DecoderConfig } from "../decoders/types.js";
 
 /*
  * One typed training config. Every option has a default and a comment; `mergeTrainConfig` applies
@@ -144,6 +145,13 @@ export const trainConfigSchema = z
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
 export type TrainDecoderConfig = z.infer<typeof decoderConfigSchema>;
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
+
+/** The decoder config of a training config: maxLength comes from the data settings. */
+export function decoderConfigOf(config: TrainConfig): DecoderConfig {
+  const decoder: TrainDecoderConfig = config.decoder;
+  if (decoder.kind === "transformer") return { ...decoder, maxLength: config.data.maxLength + 2 };
+  return decoder;
+}
 
 type Plain = { [key: string]: unknown };
 

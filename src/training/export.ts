@@ -4,8 +4,8 @@ import type { CaptionDecoder } from "../decoders/types.js";
 import { openFeatureStore } from "../features/reader.js";
 import type { PreprocessSpec } from "../image/preprocess.js";
 import { assignWeights, type CheckpointManifest, loadCheckpoint } from "./checkpoint.js";
+import { decoderConfigOf } from "./config.js";
 import { exportTrainedModel } from "./run.js";
-import { decoderConfigOf } from "./trainer.js";
 
 /** Rebuilds the decoder of a training checkpoint (last.ckpt or best.ckpt) with its weights. */
 export function decoderFromCheckpoint(file: string): {
@@ -51,7 +51,9 @@ export async function exportCheckpoint(
       steps: manifest.step,
       epochsCompleted: manifest.epoch,
       trainSeconds: Math.round(manifest.trainSeconds),
-      tokensPerSecond: Math.round(manifest.tokensSeen / Math.max(manifest.trainSeconds, 1e-9)),
+      ...(manifest.stage === "xe"
+        ? { tokensPerSecond: Math.round(manifest.tokensSeen / Math.max(manifest.trainSeconds, 1e-9)) }
+        : {}),
       ...extra.training,
     },
   });

@@ -2,11 +2,30 @@ import { loadDataset } from "../data/load.js";
 import { ptbTokenize } from "../data/ptb-tokenizer.js";
 import type { CaptionedImage } from "../data/types.js";
 import { Vocabulary } from "../data/vocabulary.js";
+import type { DecoderShape } from "../decoders/types.js";
 import { concatFeatureReaders } from "../features/concat-reader.js";
 import type { FeatureReader } from "../features/types.js";
 import type { ImageCaptions } from "./batches.js";
 import type { TrainConfig } from "./config.js";
-import type { TrainData } from "./trainer.js";
+
+/** Features plus tokenized captions of the train and val splits, and the vocabulary built on train. */
+export interface TrainData {
+  vocabulary: Vocabulary;
+  reader: FeatureReader;
+  train: ImageCaptions[];
+  val: ImageCaptions[];
+}
+
+/** Sizes of the decoder a run trains: its vocabulary and the feature grid it reads. */
+export function decoderShapeOf(reader: FeatureReader, vocabulary: Vocabulary): DecoderShape {
+  const [gridH, gridW, channels] = reader.gridShape;
+  return {
+    vocabSize: vocabulary.size,
+    regions: gridH * gridW,
+    featureDim: channels,
+    pooledDim: reader.pooledSize,
+  };
+}
 
 /**
  * Words of a caption as the model sees them: PTB-tokenized and lowercased like the metrics, minus

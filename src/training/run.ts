@@ -10,16 +10,10 @@ import type { PreprocessSpec } from "../image/preprocess.js";
 import { saveModel } from "../model/single.js";
 import { initTfjs } from "../tfjs/init.js";
 import type { EpochRecord } from "./checkpoint.js";
-import type { TrainConfig } from "./config.js";
-import { prepareTrainData } from "./prepare.js";
+import { decoderConfigOf, type TrainConfig } from "./config.js";
+import { decoderShapeOf, prepareTrainData } from "./prepare.js";
 import { runScst } from "./scst.js";
-import {
-  decoderConfigOf,
-  decoderShapeOf,
-  type TrainerParts,
-  type TrainResult,
-  trainCrossEntropy,
-} from "./trainer.js";
+import { type TrainerParts, type TrainResult, trainCrossEntropy } from "./trainer.js";
 import type { DecodeWords } from "./validate.js";
 import { startGradientWorkers } from "./workers.js";
 
