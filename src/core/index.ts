@@ -1,2 +1,7 @@
 // Shared utilities every stage may use: they import nothing else from captionkit.
-export { loadOnnxRuntime, type OnnxRuntime } from "./onnxruntime.js";
+export {
+  loadOnnxRuntime,
+  loadSyncOnnxSessions,
+  type OnnxRuntime,
+  type SyncOnnxSession,
+} from "./onnxruntime.js";

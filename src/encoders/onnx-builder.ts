@@ -85,16 +85,20 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  /** Serialises the graph: float32 inputs/outputs, dims as numbers (fixed) or strings (symbolic). */
+  /**
+   * Serialises the graph: float32 inputs (unless an input says int32/int64) and outputs, dims as numbers
+   * (fixed) or strings (symbolic).
+   */
   build(options: {
     name: string;
     opset: number;
-    inputs: { name: string; dims: (number | string)[] }[];
+    inputs: { name: string; dims: (number | string)[]; type?: "int32" | "int64" }[];
     outputs: string[];
   }): Uint8Array {
-    const tensorType = (dims?: (number | string)[]): OnnxTypes.ITypeProto => ({
+    const { DataType } = onnx.TensorProto;
+    const tensorType = (dims?: (number | string)[], type?: "int32" | "int64"): OnnxTypes.ITypeProto => ({
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: type === "int32" ? DataType.INT32 : type === "int64" ? DataType.INT64 : DataType.FLOAT,
         shape: dims
           ? { dim: dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d })) }
           : undefined,
@@ -108,7 +112,7 @@ export class OnnxGraphBuilder {
         name: options.name,
         node: this.nodes,
         initializer: this.initializers,
-        input: options.inputs.map((i) => ({ name: i.name, type: tensorType(i.dims) })),
+        input: options.inputs.map((i) => ({ name: i.name, type: tensorType(i.dims, i.type) })),
         output: options.outputs.map((name) => ({ name, type: tensorType() })),
       },
     });

@@ -1,0 +1,112 @@
+import { Graph, weightsOf } from "./graph.js";
+import { type DecoderPlan, type LeafPlan, rowTensors } from "./plan.js";
+import { satStart, satStep, satStepInputs } from "./sat-graph.js";
+import { centerNetTail } from "./tail-graph.js";
+import { transformerStart, transformerStep, transformerStepInputs } from "./transformer-graph.js";
+
+/*
+ * The two graphs of a decoder. Inputs and outputs, N images and B rows (B = views x rows, view-major):
+ *
+ * start: grid [N, regions, featureDim], pooled [N, pooledDim] -> image_vectors [N, width] and, per leaf,
+ *   the per-image values (transformer: cross keys/values; SAT: normalised grid, its projection, h0, c0).
+ * step: tokens [views, rows] int32, image [B] int32 (each row's image among the N), position [1] int64
+ *   (tokens already seen; transformers only), the per-image values and the per-row state ->
+ *   log_probs [rows, vocab] (log of the mean probability over views and ensemble members), the
+ *   per-row state as `<name>_next`, and attention [B, regions] for a lone SAT decoder.
+ */
+
+/** The leaf's own grid and pooled vector: its channel slice of the whole features, k x k block means. */
+function leafInputs(g: Graph, plan: DecoderPlan, leaf: LeafPlan): { grid: string; pooled: string } {
+  if (plan.leaves.length === 1) return { grid: "grid", pooled: "pooled" };
+  const { featureDim, pooledDim, regions } = leaf.outer;
+  const slice = (x: string, from: number, width: number, axis: number) =>
+    g.op("Slice", [x, g.ints([from]), g.ints([from + width]), g.ints([axis])]);
+  let grid = slice("grid", leaf.gridOffset, featureDim, 2);
+  if (leaf.pool > 1) {
+    const side = Math.round(Math.sqrt(plan.shape.regions));
+    const image = g.transpose(g.reshape(grid, [-1, side, side, featureDim]), [0, 3, 1, 2]);
+    const pooledImage = g.op("AveragePool", [image], {
+      kernel_shape: [leaf.pool, leaf.pool],
+      strides: [leaf.pool, leaf.pool],
+    });
+    grid = g.reshape(g.transpose(pooledImage, [0, 2, 3, 1]), [-1, regions, featureDim]);
+  }
+  return { grid, pooled: slice("pooled", leaf.pooledOffset, pooledDim, 1) };
+}
+
+export function buildStartGraph(plan: DecoderPlan): Uint8Array {
+  const outputs: string[] = ["image_vectors"];
+  const parts: string[] = [];
+  const g = new Graph();
+  for (const leaf of plan.leaves) {
+    g.weight = weightsOf(leaf.decoder);
+    let inputs = leafInputs(g, plan, leaf);
+    if (leaf.head) inputs = centerNetTail(g, leaf.head, inputs.grid);
+    parts.push(inputs.pooled); // the head's output, or the features' own pooled vector
+    if (leaf.config.kind === "transformer") transformerStart(g, leaf, inputs.grid, inputs.pooled);
+    else satStart(g, leaf, inputs.grid, inputs.pooled);
+    outputs.push(...startOutputs(leaf));
+  }
+  g.output("image_vectors", parts.length === 1 ? (parts[0] as string) : g.op("Concat", parts, { axis: 1 }));
+  const { regions, featureDim, pooledDim } = plan.shape;
+  return g.build(
+    "captionkit decoder start",
+    [
+      { name: "grid", dims: ["images", regions, featureDim] },
+      { name: "pooled", dims: ["images", pooledDim] },
+    ],
+    outputs,
+  );
+}
+
+function startOutputs(leaf: LeafPlan): string[] {
+  const p = leaf.prefix;
+  if (leaf.config.kind === "transformer")
+    return Array.from({ length: leaf.config.layers }, (_, l) => [
+      `${p}cross_key_${l}`,
+      `${p}cross_value_${l}`,
+    ]).flat();
+  return [`${p}grid`, `${p}grid_projected`, `${p}h`, `${p}c`];
+}
+
+export function buildStepGraph(plan: DecoderPlan): Uint8Array {
+  const g = new Graph();
+  const tokens = g.reshape("tokens", [-1]); // [B]
+  const hasTransformer = plan.leaves.some((l) => l.config.kind === "transformer");
+  const inputs: { name: string; dims: (number | string)[]; type?: "int32" | "int64" }[] = [
+    { name: "tokens", dims: ["views", "rows"], type: "int32" },
+    { name: "image", dims: ["batch"], type: "int32" },
+    ...(hasTransformer ? [{ name: "position", dims: [1], type: "int64" as const }] : []),
+  ];
+  const outputs = ["log_probs"];
+  // [views, rows, vocab]: each leaf's rows split back into views
+  const viewShape = g.op("Concat", [g.op("Shape", ["tokens"]), g.ints([plan.shape.vocabSize])], { axis: 0 });
+  const parts: string[] = [];
+  for (const leaf of plan.leaves) {
+    g.weight = weightsOf(leaf.decoder);
+    if (leaf.config.kind === "transformer") {
+      parts.push(transformerStep(g, leaf, tokens, "image", "position"));
+      inputs.push(...transformerStepInputs(leaf));
+    } else {
+      const { logProbs, alpha } = satStep(g, leaf, tokens, "image");
+      parts.push(logProbs);
+      inputs.push(...satStepInputs(leaf));
+      if (plan.leaves.length === 1) {
+        g.output("attention", alpha);
+        outputs.push("attention");
+      }
+    }
+    outputs.push(...rowOutputs(leaf));
+  }
+  const stacked = g.op(
+    "Concat",
+    parts.map((part) => g.op("Reshape", [part, viewShape])),
+    { axis: 0 },
+  ); // [leaves x views, rows, vocab]
+  g.output("log_probs", g.logMeanExp(stacked));
+  return g.build("captionkit decoder step", inputs, outputs);
+}
+
+function rowOutputs(leaf: LeafPlan): string[] {
+  return rowTensors(leaf).map((t) => `${t.name}_next`);
+}
