@@ -127,7 +127,9 @@ export function expectParity(
   const vectorsA = reference.imageVectors(batch);
   const vectorsB = candidate.imageVectors(batch);
   expect(vectorsB.length).toBe(vectorsA.length);
-  vectorsA.forEach((v, i) => expectClose(vectorsB[i]!, v, `image vector ${i}`, tolerance));
+  vectorsA.forEach((v, i) => {
+    expectClose(vectorsB[i]!, v, `image vector ${i}`, tolerance);
+  });
   const captions = Array.from({ length: batch.count }, (_, i) =>
     Array.from({ length: 2 + (i % 3) }, (_, w) => 3 + ((i * 5 + w * 3) % (vocabSize - 3))),
   );
