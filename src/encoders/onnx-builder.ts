@@ -26,6 +26,8 @@ export class OnnxGraphBuilder {
   private counter = 0;
 
   private readonly reserved = new Set<string>();
+  /** Values renamed by rename(): later nodes reading the old name read the new one. */
+  private readonly aliases = new Map<string, string>();
 
   /** Keeps `names` (the graph's outputs) from being handed out by unique(); see node(..., exact). */
   reserve(names: readonly string[]): void {
@@ -56,11 +58,25 @@ export class OnnxGraphBuilder {
     this.nodes.push({
       opType,
       name: output,
-      input: inputs,
+      input: inputs.map((i) => this.aliases.get(i) ?? i),
       output: [output],
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
     return output;
+  }
+
+  /**
+   * Gives the value `from`, made by a node of this graph, the name `to` (a graph output), so no Identity
+   * node is needed to expose it. False when no node makes `from` (a graph input or an initializer).
+   */
+  rename(from: string, to: string): boolean {
+    const producer = this.nodes.find((n) => n.output?.includes(from));
+    if (!producer || this.aliases.has(from)) return false;
+    producer.output = producer.output!.map((o) => (o === from ? to : o));
+    for (const n of this.nodes) n.input = n.input?.map((i) => (i === from ? to : i));
+    this.aliases.set(from, to);
+    this.reserved.add(to);
+    return true;
   }
 
   /** Adds a float32 initializer; returns its name. */

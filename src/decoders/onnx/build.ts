@@ -1,5 +1,5 @@
 import { Graph, weightsOf } from "./graph.js";
-import { type DecoderPlan, type LeafPlan, rowTensors } from "./plan.js";
+import { type DecoderPlan, imageTensorNames, type LeafPlan, rowTensors } from "./plan.js";
 import { satStart, satStep, satStepInputs } from "./sat-graph.js";
 import { centerNetTail } from "./tail-graph.js";
 import { transformerStart, transformerStep, transformerStepInputs } from "./transformer-graph.js";
@@ -9,8 +9,9 @@ import { transformerStart, transformerStep, transformerStepInputs } from "./tran
  *
  * start: grid [N, regions, featureDim], pooled [N, pooledDim] -> image_vectors [N, width] and, per leaf,
  *   the per-image values (transformer: cross keys/values; SAT: normalised grid, its projection, h0, c0).
- * step: tokens [views, rows] int32, image [B] int32 (each row's image among the N), position [1] int64
- *   (tokens already seen; transformers only), the per-image values and the per-row state ->
+ * step: tokens [views, rows] int32, position [1] int64 (tokens already seen; transformers only), the
+ *   per-image values of G groups of rows (B = G x k: each image's values once for its k consecutive rows,
+ *   or once per row) and the per-row state ->
  *   log_probs [rows, vocab] (log of the mean probability over views and ensemble members), the
  *   per-row state as `<name>_next`, and attention [B, regions] for a lone SAT decoder.
  */
@@ -75,20 +76,23 @@ export function buildStepGraph(plan: DecoderPlan): Uint8Array {
   const hasTransformer = plan.leaves.some((l) => l.config.kind === "transformer");
   const inputs: { name: string; dims: (number | string)[]; type?: "int32" | "int64" }[] = [
     { name: "tokens", dims: ["views", "rows"], type: "int32" },
-    { name: "image", dims: ["batch"], type: "int32" },
     ...(hasTransformer ? [{ name: "position", dims: [1], type: "int64" as const }] : []),
   ];
   const outputs = ["log_probs"];
+  // G, the number of per-image value sets the B rows are grouped over (read off the first of them)
+  const groupCount = g.op("Shape", [imageTensorNames(plan.leaves[0]!)[0]!], { start: 0, end: 1 });
+  const groupsOf = (tail: number[]) => g.op("Concat", [groupCount, g.ints(tail)], { axis: 0 });
   // [views, rows, vocab]: each leaf's rows split back into views
   const viewShape = g.op("Concat", [g.op("Shape", ["tokens"]), g.ints([plan.shape.vocabSize])], { axis: 0 });
   const parts: string[] = [];
   for (const leaf of plan.leaves) {
     g.weight = weightsOf(leaf.decoder);
     if (leaf.config.kind === "transformer") {
-      parts.push(transformerStep(g, leaf, tokens, "image", "position"));
+      const { heads, modelDim } = leaf.config;
+      parts.push(transformerStep(g, leaf, tokens, "position", groupsOf([-1, heads, modelDim / heads])));
       inputs.push(...transformerStepInputs(leaf));
     } else {
-      const { logProbs, alpha } = satStep(g, leaf, tokens, "image");
+      const { logProbs, alpha } = satStep(g, leaf, tokens, groupsOf([-1]));
       parts.push(logProbs);
       inputs.push(...satStepInputs(leaf));
       if (plan.leaves.length === 1) {

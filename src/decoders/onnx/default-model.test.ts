@@ -13,31 +13,34 @@ import { expectParity, mirrored, randomBatch } from "./test-utils/parity.js";
 
 const MODEL = fileURLToPath(new URL("../../../models/default", import.meta.url));
 
-describe.skipIf(!existsSync(path.join(MODEL, "model.json")))("the shipped default model on onnxruntime", () => {
-  let model: LoadedModel;
-  let onnx: OnnxDecoderRuntime;
-  let cacheDir: string;
+describe.skipIf(!existsSync(path.join(MODEL, "model.json")))(
+  "the shipped default model on onnxruntime",
+  () => {
+    let model: LoadedModel;
+    let onnx: OnnxDecoderRuntime;
+    let cacheDir: string;
 
-  beforeAll(async () => {
-    await initBackend("wasm");
-    applyWasmKernelFixes();
-    cacheDir = await mkdtemp(path.join(os.tmpdir(), "captionkit-onnx-default-"));
-    model = await loadModel(MODEL);
-    onnx = await createOnnxRuntime(model.decoder, { weightsDigest: model.weightsDigest, cacheDir });
-  });
-  afterAll(async () => {
-    onnx?.dispose();
-    model?.decoder.dispose();
-    await rm(cacheDir, { recursive: true, force: true });
-  });
+    beforeAll(async () => {
+      await initBackend("wasm");
+      applyWasmKernelFixes();
+      cacheDir = await mkdtemp(path.join(os.tmpdir(), "captionkit-onnx-default-"));
+      model = await loadModel(MODEL);
+      onnx = await createOnnxRuntime(model.decoder, { weightsDigest: model.weightsDigest, cacheDir });
+    });
+    afterAll(async () => {
+      onnx?.dispose();
+      model?.decoder.dispose();
+      await rm(cacheDir, { recursive: true, force: true });
+    });
 
-  it("matches tfjs step by step, with and without the mirror view", () => {
-    const tfjs = new TfjsRuntime(model.decoder);
-    for (const seed of [1, 2]) {
-      // block-12 CenterNet features are post-activation values of a few units
-      const batch = randomBatch(2, model.decoder.shape, seed, 2);
-      expectParity(tfjs, onnx, [batch], { steps: 3 });
-      expectParity(tfjs, onnx, [batch, mirrored(batch, 14)], { steps: 3 });
-    }
-  });
-});
+    it("matches tfjs step by step, with and without the mirror view", () => {
+      const tfjs = new TfjsRuntime(model.decoder);
+      for (const seed of [1, 2]) {
+        // block-12 CenterNet features are post-activation values of a few units
+        const batch = randomBatch(2, model.decoder.shape, seed, 2);
+        expectParity(tfjs, onnx, [batch], { steps: 3 });
+        expectParity(tfjs, onnx, [batch, mirrored(batch, 14)], { steps: 3 });
+      }
+    });
+  },
+);

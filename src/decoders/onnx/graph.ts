@@ -38,7 +38,7 @@ export class Graph {
   /** Writes `value` into the graph output `name`. */
   output(name: string, value: string): void {
     this.b.reserve([name]);
-    this.b.node("Identity", [value], {}, name, true);
+    if (!this.b.rename(value, name)) this.b.node("Identity", [value], {}, name, true);
   }
 
   /** An initializer from the decoder's weight `name`, optionally reshaped/transposed in JS. */

@@ -186,7 +186,7 @@ export interface OnnxState {
   rows: number;
   /** Tokens already seen. */
   position: number;
-  /** [views x rows] each row's image among the session's views x images. */
+  /** [views x rows] each row's image among the session's views x images (never mutated: states share it). */
   image: Int32Array;
   tensors: Record<string, Ort.Tensor>;
 }
@@ -197,6 +197,8 @@ class OnnxSession implements StepSession<OnnxState> {
   private readonly fetches: Record<string, null>;
   private readonly rowNames: ReturnType<typeof rowTensors>;
   private imageFeeds: Record<string, Ort.Tensor>;
+  /** The per-image values as each state's rows read them (by the state's image array, shared between states). */
+  private readonly grouped = new WeakMap<Int32Array, Record<string, Ort.Tensor>>();
 
   constructor(
     plan: DecoderPlan,
@@ -243,10 +245,9 @@ class OnnxSession implements StepSession<OnnxState> {
     const tokens = new Int32Array(this.views * state.rows);
     for (let v = 0; v < this.views; v++) tokens.set(previous, v * state.rows);
     const feeds: Record<string, Ort.Tensor> = {
-      ...this.imageFeeds,
+      ...this.groupFeeds(state.image),
       ...state.tensors,
       tokens: new this.Tensor("int32", tokens, [this.views, state.rows]),
-      image: new this.Tensor("int32", state.image, [state.image.length]),
     };
     if (this.hasTransformer)
       feeds.position = new this.Tensor("int64", BigInt64Array.of(BigInt(state.position)), [1]);
@@ -269,10 +270,32 @@ class OnnxSession implements StepSession<OnnxState> {
         if (row < 0 || row >= state.rows) throw new Error(`gather: row ${row} of ${state.rows}`);
         source[v * count + j] = v * state.rows + row;
       }
-    const image = source.map((r) => state.image[r]!);
+    const moved = source.map((r) => state.image[r]!);
+    // beams move within their image: the rows then read the same images, and share the grouping
+    const same = moved.length === state.image.length && moved.every((m, i) => m === state.image[i]);
+    const image = same ? state.image : moved;
     const tensors: Record<string, Ort.Tensor> = {};
     for (const [name, t] of Object.entries(state.tensors)) tensors[name] = gatherRows(this.Tensor, t, source);
     return { rows: count, position: state.position, image, tensors };
+  }
+
+  /**
+   * The per-image values for rows reading `image`: as they are when each image's rows are consecutive
+   * and equally many (greedy: one row per image; beams: k rows per image), else copied out per row.
+   */
+  private groupFeeds(image: Int32Array): Record<string, Ort.Tensor> {
+    let feeds = this.grouped.get(image);
+    if (!feeds) {
+      const perImage = image.length / (this.views * this.count);
+      const inOrder = Number.isInteger(perImage) && image.every((m, i) => m === Math.floor(i / perImage));
+      feeds = inOrder
+        ? this.imageFeeds
+        : Object.fromEntries(
+            Object.entries(this.imageFeeds).map(([name, t]) => [name, gatherRows(this.Tensor, t, image)]),
+          );
+      this.grouped.set(image, feeds);
+    }
+    return feeds;
   }
 
   release(_state: OnnxState): void {

@@ -37,32 +37,32 @@ export function satStart(g: Graph, leaf: LeafPlan, grid: string, pooled: string)
 }
 
 /**
- * One step. tokens [B] int32, image [B] int32. Writes `<p>h_next`, `<p>c_next`; returns the [B, vocab]
- * log-probabilities and the attention weights [B, regions].
+ * One step. tokens [B] int32; groups: the int64 shape [G, -1] splitting the B rows into the G groups of
+ * rows reading one image's grid (B = G x k, in order). Writes `<p>h_next`, `<p>c_next`; returns the
+ * [B, vocab] log-probabilities and the attention weights [B, regions].
  */
 export function satStep(
   g: Graph,
   leaf: LeafPlan,
   tokens: string,
-  image: string,
+  groups: string,
 ): { logProbs: string; alpha: string } {
-  const { hiddenDim: hidden } = leaf.config as ShowAttendTellConfig;
+  const { hiddenDim: hidden, attentionDim } = leaf.config as ShowAttendTellConfig;
+  const { regions, featureDim } = leaf.inner;
   const p = leaf.prefix;
   const h = `${p}h`;
   const c = `${p}c`;
-  const grid = g.op("Gather", [`${p}grid`, image], { axis: 0 }); // [B, regions, F]
-  const projected = g.op("Gather", [`${p}grid_projected`, image], { axis: 0 }); // [B, regions, A]
+  const inGroups = (x: string, tail: number[]) =>
+    g.op("Reshape", [x, g.op("Concat", [groups, g.ints(tail)], { axis: 0 })]);
   const embedded = g.op("Gather", [g.w("sat/embedding"), tokens], { axis: 0 }); // [B, E]
   const embedGates = g.dense(embedded, "sat/lstm/embed"); // [B, 4H]
-  const fromHidden = g.op("Unsqueeze", [g.dense(h, "sat/attention/decoder"), g.ints([1])]); // [B, 1, A]
-  const energy = g.op("Tanh", [g.add(projected, fromHidden)]); // [B, regions, A]
-  const scores = g.op("Squeeze", [g.dense(energy, "sat/attention/score"), g.ints([2])]); // [B, regions]
+  const fromHidden = inGroups(g.dense(h, "sat/attention/decoder"), [1, attentionDim]); // [G, k, 1, A]
+  const projected = g.op("Unsqueeze", [`${p}grid_projected`, g.ints([1])]); // [G, 1, regions, A]
+  const energy = g.op("Tanh", [g.add(projected, fromHidden)]); // [G, k, regions, A]
+  const scores = g.op("Squeeze", [g.dense(energy, "sat/attention/score"), g.ints([3])]); // [G, k, regions]
   const alpha = g.op("Softmax", [scores], { axis: -1 });
-  const weighted = g.op("MatMul", [g.op("Unsqueeze", [alpha, g.ints([1])]), grid]); // [B, 1, F]
-  const context = g.mul(
-    g.op("Squeeze", [weighted, g.ints([1])]),
-    g.op("Sigmoid", [g.dense(h, "sat/attention/gate")]), // [B, F] or [B, 1]
-  );
+  const weighted = g.reshape(g.op("MatMul", [alpha, `${p}grid`]), [-1, featureDim]); // [B, F]
+  const context = g.mul(weighted, g.op("Sigmoid", [g.dense(h, "sat/attention/gate")])); // gate [B, F] or [B, 1]
   const inputGates = g.add(embedGates, g.op("MatMul", [context, g.w("sat/lstm/context")]));
   const gates = g.add(inputGates, g.op("MatMul", [h, g.w("sat/lstm/recurrent")])); // [B, 4H]
   const gate = (k: number) =>
@@ -71,9 +71,10 @@ export function satStep(
   const [i, f, candidate, o] = [0, 1, 2, 3].map(gate) as [string, string, string, string];
   const cNext = g.add(g.mul(sigmoid(f), c), g.mul(sigmoid(i), g.op("Tanh", [candidate])));
   const hNext = g.mul(sigmoid(o), g.op("Tanh", [cNext]));
+  const logProbs = g.op("LogSoftmax", [g.dense(hNext, "sat/output")], { axis: -1 });
   g.output(`${p}h_next`, hNext);
   g.output(`${p}c_next`, cNext);
-  return { logProbs: g.op("LogSoftmax", [g.dense(hNext, "sat/output")], { axis: -1 }), alpha };
+  return { logProbs, alpha: g.reshape(alpha, [-1, regions]) };
 }
 
 export function satStepInputs(leaf: LeafPlan): { name: string; dims: (number | string)[] }[] {
@@ -81,8 +82,8 @@ export function satStepInputs(leaf: LeafPlan): { name: string; dims: (number | s
   const { regions, featureDim } = leaf.inner;
   const p = leaf.prefix;
   return [
-    { name: `${p}grid`, dims: ["images", regions, featureDim] },
-    { name: `${p}grid_projected`, dims: ["images", regions, attentionDim] },
+    { name: `${p}grid`, dims: ["groups", regions, featureDim] },
+    { name: `${p}grid_projected`, dims: ["groups", regions, attentionDim] },
     { name: `${p}h`, dims: ["rows", hiddenDim] },
     { name: `${p}c`, dims: ["rows", hiddenDim] },
   ];

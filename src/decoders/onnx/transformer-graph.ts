@@ -31,32 +31,24 @@ export function transformerStart(g: Graph, leaf: LeafPlan, grid: string, pooled:
   }
 }
 
-/** Attention of one query per row: q [B, heads, 1, hd], keysT [B, heads, hd, T], values [B, heads, T, hd] -> [B, d]. */
-function attend(
-  g: Graph,
-  q: string,
-  keysT: string,
-  values: string,
-  headDim: number,
-  d: number,
-  output: string,
-) {
-  const scores = g.mul(g.op("MatMul", [q, keysT]), g.scalar(1 / Math.sqrt(headDim))); // [B, heads, 1, T]
-  const mixed = g.op("MatMul", [g.op("Softmax", [scores], { axis: -1 }), values]); // [B, heads, 1, hd]
-  return g.dense(g.reshape(mixed, [-1, d]), output);
+/** Scaled dot-product attention: q [X, heads, Q, hd], keysT [X, heads, hd, T], values [X, heads, T, hd] -> [X, heads, Q, hd]. */
+function attend(g: Graph, q: string, keysT: string, values: string, headDim: number): string {
+  const scores = g.mul(g.op("MatMul", [q, keysT]), g.scalar(1 / Math.sqrt(headDim))); // [X, heads, Q, T]
+  return g.op("MatMul", [g.op("Softmax", [scores], { axis: -1 }), values]);
 }
 
 /**
- * One step. tokens [B] int32, image [B] int32 (each row's image in the per-image values), position
- * [1] int64 (tokens already seen). Writes `<p>self_key_l_next`/`<p>self_value_l_next`; returns the
- * [B, vocab] log-probabilities.
+ * One step. tokens [B] int32; position [1] int64 (tokens already seen); groups: the shape
+ * [G, -1, heads, headDim] that splits the B rows into the G groups of rows reading one set of per-image
+ * cross keys/values (rows are grouped in order: B = G x k). Writes `<p>self_key_l_next` and
+ * `<p>self_value_l_next`; returns the [B, vocab] log-probabilities.
  */
 export function transformerStep(
   g: Graph,
   leaf: LeafPlan,
   tokens: string,
-  image: string,
   position: string,
+  groups: string,
 ): string {
   const { heads, modelDim: d, layers } = configOf(leaf);
   const headDim = d / heads;
@@ -74,19 +66,15 @@ export function transformerStep(
     const v = g.reshape(g.dense(selfIn, `${self}/value`), [-1, heads, 1, headDim]);
     const keys = g.op("Concat", [`${p}self_key_${l}`, k], { axis: 3 }); // [B, heads, hd, t + 1]
     const values = g.op("Concat", [`${p}self_value_${l}`, v], { axis: 2 }); // [B, heads, t + 1, hd]
+    const h = g.add(x, g.dense(g.reshape(attend(g, q, keys, values, headDim), [-1, d]), `${self}/output`));
     g.output(`${p}self_key_${l}_next`, keys);
     g.output(`${p}self_value_${l}_next`, values);
-    const h = g.add(x, attend(g, q, keys, values, headDim, d, `${self}/output`));
     const cross = `${layer}/cross_attention`;
-    const crossQ = g.reshape(g.dense(g.layerNorm(h, `${layer}/cross_norm`), `${cross}/query`), [
-      -1,
-      heads,
-      1,
-      headDim,
-    ]);
-    const crossK = g.op("Gather", [`${p}cross_key_${l}`, image], { axis: 0 }); // [B, heads, hd, S]
-    const crossV = g.op("Gather", [`${p}cross_value_${l}`, image], { axis: 0 }); // [B, heads, S, hd]
-    const h2 = g.add(h, attend(g, crossQ, crossK, crossV, headDim, d, `${cross}/output`));
+    const crossQ = g.dense(g.layerNorm(h, `${layer}/cross_norm`), `${cross}/query`); // [B, d]
+    // the k rows of a group attend to its one memory: [G, heads, k, hd] x [G, heads, hd, S]
+    const grouped = g.transpose(g.op("Reshape", [crossQ, groups]), [0, 2, 1, 3]);
+    const mixed = attend(g, grouped, `${p}cross_key_${l}`, `${p}cross_value_${l}`, headDim); // [G, heads, k, hd]
+    const h2 = g.add(h, g.dense(g.reshape(g.transpose(mixed, [0, 2, 1, 3]), [-1, d]), `${cross}/output`));
     const inner = g.op("Relu", [g.dense(g.layerNorm(h2, `${layer}/ff_norm`), `${layer}/ff_in`)]);
     x = g.add(h2, g.dense(inner, `${layer}/ff_out`));
   }
@@ -101,8 +89,8 @@ export function transformerStepInputs(leaf: LeafPlan): { name: string; dims: (nu
   const slots = leaf.inner.regions + (leaf.inner.pooledDim > 0 ? 1 : 0);
   const p = leaf.prefix;
   return Array.from({ length: layers }, (_, l) => [
-    { name: `${p}cross_key_${l}`, dims: ["images", heads, hd, slots] },
-    { name: `${p}cross_value_${l}`, dims: ["images", heads, slots, hd] },
+    { name: `${p}cross_key_${l}`, dims: ["groups", heads, hd, slots] },
+    { name: `${p}cross_value_${l}`, dims: ["groups", heads, slots, hd] },
     { name: `${p}self_key_${l}`, dims: ["rows", heads, hd, "t"] },
     { name: `${p}self_value_${l}`, dims: ["rows", heads, "t", hd] },
   ]).flat();
