@@ -5,7 +5,7 @@ import path from "node:path";
 import type { DecoderPlan } from "./plan.js";
 
 /** Version of the graphs' layout (names, inputs, state): bump it whenever build.ts changes what it emits. */
-export const GRAPH_FORMAT = 1;
+export const GRAPH_FORMAT = 2;
 
 /**
  * Where built decoder graphs are kept: $CAPTIONKIT_ONNX_CACHE, else $XDG_CACHE_HOME/captionkit/onnx,

@@ -8,7 +8,7 @@ import { EnsembleDecoder } from "../ensemble.js";
 import { createDecoder } from "../factory.js";
 import { TfjsRuntime } from "../tfjs-runtime.js";
 import type { CaptionDecoder, DecoderConfig, DecoderShape } from "../types.js";
-import { createOnnxRuntime } from "./runtime.js";
+import { createOnnxRuntime, groupImages } from "./runtime.js";
 import { expectParity, mirrored, randomBatch, randomizeWeights, testDigest } from "./test-utils/parity.js";
 
 const transformer: DecoderConfig = {
@@ -141,5 +141,16 @@ describe("OnnxDecoderRuntime", () => {
     for (let t = 0; t < 3; t++) state = session.step(state, Int32Array.of(4)).state;
     expect(() => session.step(state, Int32Array.of(4))).toThrow(/maxLength/);
     onnx.dispose();
+  });
+});
+
+describe("groupImages", () => {
+  it("finds the groups of consecutive rows that read one image", () => {
+    const groups = (image: number[]) => [...groupImages(Int32Array.from(image))];
+    expect(groups([0, 0, 0, 1, 1, 1])).toEqual([0, 1]); // beams
+    expect(groups([4, 4, 2, 2, 7, 7])).toEqual([4, 2, 7]); // beams of the images still running
+    expect(groups([0, 0, 0, 0, 1, 1])).toEqual([0, 0, 1]); // the largest k that fits every group
+    expect(groups([0, 0, 1])).toEqual([0, 0, 1]); // uneven: one row per group
+    expect(groups([3, 1, 2])).toEqual([3, 1, 2]);
   });
 });

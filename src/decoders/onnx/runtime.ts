@@ -280,18 +280,21 @@ class OnnxSession implements StepSession<OnnxState> {
   }
 
   /**
-   * The per-image values for rows reading `image`: as they are when each image's rows are consecutive
-   * and equally many (greedy: one row per image; beams: k rows per image), else copied out per row.
+   * The per-image values for rows reading `image`, one set per group of k consecutive rows reading one
+   * image (beams: k per image; greedy: k = 1): as they are when the groups read every image in order,
+   * else the groups' images copied out (once per distinct `image`: states share the array until rows
+   * move to other images).
    */
   private groupFeeds(image: Int32Array): Record<string, Ort.Tensor> {
     let feeds = this.grouped.get(image);
     if (!feeds) {
-      const perImage = image.length / (this.views * this.count);
-      const inOrder = Number.isInteger(perImage) && image.every((m, i) => m === Math.floor(i / perImage));
+      const groups = groupImages(image);
+      const all = this.views * this.count;
+      const inOrder = groups.length === all && groups.every((m, i) => m === i);
       feeds = inOrder
         ? this.imageFeeds
         : Object.fromEntries(
-            Object.entries(this.imageFeeds).map(([name, t]) => [name, gatherRows(this.Tensor, t, image)]),
+            Object.entries(this.imageFeeds).map(([name, t]) => [name, gatherRows(this.Tensor, t, groups)]),
           );
       this.grouped.set(image, feeds);
     }
@@ -305,6 +308,22 @@ class OnnxSession implements StepSession<OnnxState> {
   close(): void {
     this.imageFeeds = {};
   }
+}
+
+/**
+ * The image of each group when `image` splits into groups of k consecutive rows reading one image, for
+ * the largest such k that the first run of equal values allows (1 at worst: every row its own group).
+ */
+export function groupImages(image: Int32Array): Int32Array {
+  let k = 1;
+  while (k < image.length && image[k] === image[0]) k++;
+  for (; k > 1; k--) {
+    if (image.length % k !== 0) continue;
+    let fits = true;
+    for (let i = 0; i < image.length && fits; i++) fits = image[i] === image[i - (i % k)];
+    if (fits) break;
+  }
+  return Int32Array.from({ length: image.length / k }, (_, g) => image[g * k]!);
 }
 
 /** Rows `rows` (axis 0) of a float tensor, as a new tensor. */

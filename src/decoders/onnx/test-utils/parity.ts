@@ -70,7 +70,8 @@ function expectClose(
 
 /**
  * Runs both runtimes side by side over `steps` steps, two beams per image, with gathers in between
- * (reordering, duplicating and dropping rows), and checks every step's log-probabilities and attention,
+ * (dropping an image's beams, reordering, duplicating and dropping rows), and checks every step's
+ * log-probabilities and attention,
  * then imageVectors and captionLogProbs.
  */
 export function expectParity(
@@ -106,9 +107,15 @@ export function expectParity(
     sa = outA.state;
     sb = outB.state;
     if (t < steps - 1) {
-      // reverse, duplicate the first row, and drop one row every other step
+      // first drop image 1 (beams stay grouped by image), then reverse and duplicate a row, then drop one
       const order = Array.from({ length: count }, (_, i) => count - 1 - i);
-      const gathered = Int32Array.from(t % 2 === 0 ? [...order, 0] : order.slice(1));
+      const gathered = Int32Array.from(
+        t === 0
+          ? Array.from(rows.keys()).filter((i) => images < 2 || rows[i] !== 1)
+          : t % 2 === 1
+            ? [...order, 0]
+            : order.slice(1),
+      );
       const ga = a.gather(sa, gathered);
       const gb = b.gather(sb, gathered);
       a.release(sa);
