@@ -8,6 +8,7 @@
  * - greedy step at batch 1, one view and two (image + mirror image);
  * - beam step at 3 beams x 2 views x 32 images (192 decoder rows), with and without the beam gather;
  * - the start graph (feature head + memory projection) for 1 and 32 images x 2 views;
+ * - two intra-op threads for the step graph instead of one;
  * - for an ensemble, the fused step graph against its members' runtimes called in turn.
  * The load average is printed with every figure: the numbers only mean something on an idle machine.
  */
@@ -202,6 +203,19 @@ for (const [name, runtime] of runtimes) {
   report(`${name}: start (open), 1 image x 2 views`, timeStart(runtime, [one, oneMirror]));
   report(`${name}: start (open), 32 images x 2 views`, timeStart(runtime, [many, manyMirror]));
 }
+
+// two intra-op threads pay at large batches on an idle machine, and cost at batch 1 (thread hand-off)
+const twoThreads = await createOnnxRuntime(model.decoder, {
+  weightsDigest: model.weightsDigest,
+  cacheDir,
+  stepThreads: 2,
+});
+report(
+  "onnx, 2 step threads: greedy step, 1 image, 2 views",
+  timeSteps(twoThreads, [one, oneMirror], 1, false),
+);
+report("onnx, 2 step threads: beam step, 3 x 2 x 32", timeSteps(twoThreads, [many, manyMirror], 3, false));
+twoThreads.dispose();
 
 if (model.decoder instanceof EnsembleDecoder) {
   const members = await Promise.all(

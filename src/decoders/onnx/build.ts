@@ -1,4 +1,4 @@
-import { Graph, weightsOf } from "./graph.js";
+import { weightsOf as decoderWeights, Graph } from "./graph.js";
 import { type DecoderPlan, imageTensorNames, type LeafPlan, rowTensors } from "./plan.js";
 import { satStart, satStep, satStepInputs } from "./sat-graph.js";
 import { centerNetTail } from "./tail-graph.js";
@@ -15,6 +15,12 @@ import { transformerStart, transformerStep, transformerStepInputs } from "./tran
  *   log_probs [rows, vocab] (log of the mean probability over views and ensemble members), the
  *   per-row state as `<name>_next`, and attention [B, regions] for a lone SAT decoder.
  */
+
+function weightsOf(leaf: LeafPlan) {
+  if (!leaf.decoder)
+    throw new Error("onnx graphs: building needs the decoder (a plan from configs only cannot)");
+  return decoderWeights(leaf.decoder);
+}
 
 /** The leaf's own grid and pooled vector: its channel slice of the whole features, k x k block means. */
 function leafInputs(g: Graph, plan: DecoderPlan, leaf: LeafPlan): { grid: string; pooled: string } {
@@ -40,7 +46,7 @@ export function buildStartGraph(plan: DecoderPlan): Uint8Array {
   const parts: string[] = [];
   const g = new Graph();
   for (const leaf of plan.leaves) {
-    g.weight = weightsOf(leaf.decoder);
+    g.weight = weightsOf(leaf);
     let inputs = leafInputs(g, plan, leaf);
     if (leaf.head) inputs = centerNetTail(g, leaf.head, inputs.grid);
     parts.push(inputs.pooled); // the head's output, or the features' own pooled vector
@@ -86,7 +92,7 @@ export function buildStepGraph(plan: DecoderPlan): Uint8Array {
   const viewShape = g.op("Concat", [g.op("Shape", ["tokens"]), g.ints([plan.shape.vocabSize])], { axis: 0 });
   const parts: string[] = [];
   for (const leaf of plan.leaves) {
-    g.weight = weightsOf(leaf.decoder);
+    g.weight = weightsOf(leaf);
     if (leaf.config.kind === "transformer") {
       const { heads, modelDim } = leaf.config;
       parts.push(transformerStep(g, leaf, tokens, "position", groupsOf([-1, heads, modelDim / heads])));

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { DecoderPlan } from "./plan.js";
+import type { DecoderPlan, LeafPlan } from "./plan.js";
 
 /** Version of the graphs' layout (names, inputs, state): bump it whenever build.ts changes what it emits. */
 export const GRAPH_FORMAT = 2;
@@ -30,9 +30,9 @@ export function graphFolder(cacheDir: string, weightsDigest: string, plan: Decod
     shape: plan.shape,
     leaves: plan.leaves.map(({ prefix, config, inner, head, gridOffset, pooledOffset, outer, pool }) => ({
       prefix,
-      config,
+      config: graphConfig(config),
       inner,
-      head,
+      head: head && { gridPool: head.gridPool, output: head.output ?? "neck" },
       gridOffset,
       pooledOffset,
       outer,
@@ -41,6 +41,23 @@ export function graphFolder(cacheDir: string, weightsDigest: string, plan: Decod
   });
   const hash = createHash("sha256").update(structure).digest("hex").slice(0, 12);
   return path.join(cacheDir, weightsDigest, `v${GRAPH_FORMAT}-${hash}`);
+}
+
+/** What of a config shapes the graphs, defaults filled in (a config as written and as resolved agree). */
+function graphConfig(config: LeafPlan["config"]): Record<string, unknown> {
+  if (config.kind === "transformer") {
+    const { layers, modelDim, heads, feedForwardDim, maxLength } = config;
+    return { kind: config.kind, layers, modelDim, heads, feedForwardDim, maxLength: maxLength ?? 32 };
+  }
+  const { embedDim, hiddenDim, attentionDim, featureBatchNorm, gate } = config;
+  return {
+    kind: config.kind,
+    embedDim,
+    hiddenDim,
+    attentionDim,
+    featureBatchNorm: featureBatchNorm ?? false,
+    gate: gate ?? "channel",
+  };
 }
 
 export interface DecoderGraphs {

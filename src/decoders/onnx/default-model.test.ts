@@ -3,10 +3,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../tfjs/backend.js";
 import { applyWasmKernelFixes } from "../../tfjs/kernel-fixes.js";
-import { type LoadedModel, loadModel } from "../model-io.js";
+import { type LoadedModel, loadModel, readModelFile } from "../model-io.js";
 import { TfjsRuntime } from "../tfjs-runtime.js";
 import { createOnnxRuntime, type OnnxDecoderRuntime } from "./runtime.js";
 import { expectParity, mirrored, randomBatch } from "./test-utils/parity.js";
@@ -31,6 +31,25 @@ describe.skipIf(!existsSync(path.join(MODEL, "model.json")))(
       onnx?.dispose();
       model?.decoder.dispose();
       await rm(cacheDir, { recursive: true, force: true });
+    });
+
+    it("finds its graphs from the members' model.json alone, without loading the decoder", async () => {
+      const members = await Promise.all(
+        ["member-1", "member-2"].map(async (m) => {
+          const file = await readModelFile(path.join(MODEL, m));
+          return { config: file.decoder, shape: file.shape };
+        }),
+      );
+      const load = () => Promise.reject(new Error("the cached graphs should have been used"));
+      const fromSpecs = await createOnnxRuntime(
+        { members, load },
+        { weightsDigest: model.weightsDigest, cacheDir },
+      );
+      expect(fromSpecs.built).toBe(false);
+      expect(fromSpecs.graphFolder).toBe(onnx.graphFolder);
+      expect(fromSpecs.shape).toEqual(model.decoder.shape);
+      expect(fromSpecs.maxWords).toBe(new TfjsRuntime(model.decoder).maxWords);
+      fromSpecs.dispose();
     });
 
     it("matches tfjs step by step, with and without the mirror view", () => {

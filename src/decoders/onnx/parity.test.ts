@@ -125,11 +125,27 @@ describe("OnnxDecoderRuntime", () => {
     expect(second.graphFolder).toBe(first.graphFolder);
     expect(first.graphFolder.startsWith(path.join(cacheDir, digest))).toBe(true);
     expect((await readdir(first.graphFolder)).sort()).toEqual(["start.onnx", "step.onnx"]);
+    // a decoder known by its config alone finds the same graphs, and is loaded only to build them
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      return createDecoder(transformer, shape, 11);
+    };
+    const known = await createOnnxRuntime(
+      { members: [{ config: transformer, shape }], load },
+      { weightsDigest: digest, cacheDir },
+    );
+    expect([known.built, known.graphFolder, loads]).toEqual([false, first.graphFolder, 0]);
+    const fresh = await createOnnxRuntime(
+      { members: [{ config: transformer, shape }], load },
+      { weightsDigest: testDigest("cache-from-spec"), cacheDir },
+    );
+    expect([fresh.built, loads]).toEqual([true, 1]);
     // another config over the same weights gets its own graphs
     const other = decoder({ ...transformer, heads: 2 }, shape, 11);
     const third = await createOnnxRuntime(other, { weightsDigest: digest, cacheDir });
     expect(third.graphFolder).not.toBe(first.graphFolder);
-    for (const r of [first, second, third]) r.dispose();
+    for (const r of [first, second, third, known, fresh]) r.dispose();
   });
 
   it("refuses a batch of the wrong size and a transformer past its positions", async () => {

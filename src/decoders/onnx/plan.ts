@@ -1,6 +1,8 @@
 import { EnsembleDecoder, gridPoolBetween } from "../ensemble.js";
+import { decoderCapacity } from "../runtime.js";
 import type {
   CaptionDecoder,
+  DecoderConfig,
   DecoderShape,
   FeatureHeadConfig,
   ShowAttendTellConfig,
@@ -18,13 +20,18 @@ export interface DecoderPlan {
   leaves: LeafPlan[];
   /** Width of imageVectors (the leaves' vectors side by side). */
   vectorWidth: number;
+  /** Longest caption in words (the first member's, as EnsembleDecoder). */
+  maxWords: number;
 }
 
 export interface LeafPlan {
   /** Prefix of the leaf's graph values: `m0_`, `m1_`, ... */
   prefix: string;
-  /** The decoder whose `variables`/`buffers` hold the leaf's weights (a HeadedDecoder holds the head's too). */
-  decoder: CaptionDecoder;
+  /**
+   * The decoder whose `variables`/`buffers` hold the leaf's weights (a HeadedDecoder holds the head's
+   * too); absent in a plan made from configs alone, which can find graphs but not build them.
+   */
+  decoder?: CaptionDecoder;
   /** The decoder proper's config (without the head) and the shape of what it reads (after the head). */
   config: TransformerDecoderConfig | ShowAttendTellConfig;
   inner: DecoderShape;
@@ -46,22 +53,41 @@ function headShape(outer: DecoderShape, head: FeatureHeadConfig): DecoderShape {
   return { ...outer, regions: side * side, featureDim: channels, pooledDim: channels };
 }
 
+/** What a decoder (or one ensemble member) is, as its model.json says: enough to plan its graphs. */
+export interface DecoderSpec {
+  config: DecoderConfig;
+  shape: DecoderShape;
+}
+
+/** The plan of a decoder: the weights of its leaves are read from it (and its members) when building. */
 export function planDecoder(decoder: CaptionDecoder): DecoderPlan {
   const members = decoder instanceof EnsembleDecoder ? decoder.members : [decoder];
+  for (const m of members)
+    if (m instanceof EnsembleDecoder) throw new Error("onnx runtime: nested ensembles are not supported");
+  return planSpecs(members, members);
+}
+
+/**
+ * The plan of a decoder from its members' configs and shapes alone (one spec, or an ensemble's), as
+ * EnsembleDecoder lays them out: enough to find its cached graphs without building it on tfjs. Building
+ * graphs needs the decoders (`weights`), one per spec.
+ */
+export function planSpecs(members: readonly DecoderSpec[], weights?: readonly CaptionDecoder[]): DecoderPlan {
+  const [first] = members;
+  if (!first) throw new Error("onnx runtime: a decoder plan needs at least one decoder");
   const regions = Math.max(...members.map((m) => m.shape.regions));
   let gridOffset = 0;
   let pooledOffset = 0;
   const leaves = members.map((member, i): LeafPlan => {
-    if (member instanceof EnsembleDecoder)
-      throw new Error("onnx runtime: nested ensembles are not supported");
     const { featureHead, ...config } = member.config;
     if (config.kind !== "transformer" && config.kind !== "show-attend-tell")
       throw new Error(`onnx runtime: no graphs for decoder kind ${(config as { kind: string }).kind}`);
     if (featureHead && featureHead.kind !== "centernet-tail")
       throw new Error(`onnx runtime: no graphs for feature head ${featureHead.kind}`);
+    const decoder = weights?.[i];
     const leaf: LeafPlan = {
       prefix: `m${i}_`,
-      decoder: member,
+      ...(decoder ? { decoder } : {}),
       config: config as LeafPlan["config"],
       inner: featureHead ? headShape(member.shape, featureHead) : member.shape,
       ...(featureHead ? { head: featureHead } : {}),
@@ -75,7 +101,16 @@ export function planDecoder(decoder: CaptionDecoder): DecoderPlan {
     return leaf;
   });
   const vectorWidth = leaves.reduce((sum, l) => sum + (l.head ? l.inner.pooledDim : l.outer.pooledDim), 0);
-  return { shape: decoder.shape, leaves, vectorWidth };
+  const shape =
+    members.length === 1
+      ? first.shape
+      : {
+          vocabSize: first.shape.vocabSize,
+          regions: first.shape.regions,
+          featureDim: gridOffset,
+          pooledDim: pooledOffset,
+        };
+  return { shape, leaves, vectorWidth, maxWords: decoderCapacity(first.config) };
 }
 
 /** Per-image values the start graph hands the step graph (read-only for a whole session). */

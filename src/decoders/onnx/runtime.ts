@@ -4,7 +4,6 @@ import { END_ID, START_ID } from "../../data/vocabulary.js";
 import {
   checkBatch,
   type DecoderRuntime,
-  decoderCapacity,
   type FeatureBatch,
   type StepOutput,
   type StepSession,
@@ -12,7 +11,7 @@ import {
 import type { CaptionDecoder, DecoderShape } from "../types.js";
 import { buildStartGraph, buildStepGraph } from "./build.js";
 import { type DecoderGraphs, defaultOnnxCacheDir, graphFolder, readGraphs, writeGraphs } from "./cache.js";
-import { type DecoderPlan, planDecoder, rowTensors } from "./plan.js";
+import { type DecoderPlan, type DecoderSpec, planDecoder, planSpecs, rowTensors } from "./plan.js";
 
 export interface OnnxRuntimeOptions {
   /** sha256 of the model's weights (LoadedModel.weightsDigest): the key of its cached graphs. */
@@ -27,19 +26,33 @@ export interface OnnxRuntimeOptions {
 }
 
 /**
- * A CaptionDecoder on onnxruntime-node: its start and step graphs are built from its weights once and
- * cached (cache.ts); the decoder itself is only read when they are built. Does not own the decoder.
+ * A decoder without its tfjs weights: its members' configs and shapes (one, or an ensemble's, in
+ * order, as the model folders' model.json say) and how to load it, which happens only when its graphs
+ * are not in the cache yet (the loaded decoder is disposed once they are built).
+ */
+export interface DecoderSource {
+  members: readonly DecoderSpec[];
+  load: () => Promise<CaptionDecoder>;
+}
+
+/**
+ * A decoder on onnxruntime-node: its start and step graphs are built from its weights once and cached
+ * (cache.ts); a CaptionDecoder is only read when they are built, and is not owned by the runtime.
  */
 export async function createOnnxRuntime(
-  decoder: CaptionDecoder,
+  decoder: CaptionDecoder | DecoderSource,
   options: OnnxRuntimeOptions,
 ): Promise<OnnxDecoderRuntime> {
-  const plan = planDecoder(decoder);
-  const folder = graphFolder(options.cacheDir ?? defaultOnnxCacheDir(), options.weightsDigest, plan);
+  const source = "load" in decoder ? decoder : undefined;
+  const plan = source ? planSpecs(source.members) : planDecoder(decoder as CaptionDecoder);
+  const cacheDir = options.cacheDir ?? defaultOnnxCacheDir();
+  const folder = graphFolder(cacheDir, options.weightsDigest, plan);
   let graphs = await readGraphs(folder);
   const built = graphs === undefined;
   if (!graphs) {
-    graphs = buildGraphs(plan);
+    graphs = source
+      ? await buildFromSource(source, (p) => graphFolder(cacheDir, options.weightsDigest, p) === folder)
+      : buildGraphs(plan);
     await writeGraphs(folder, graphs);
     options.onBuild?.(folder);
   }
@@ -53,15 +66,23 @@ export async function createOnnxRuntime(
   });
   const start = create(graphs.start, sessionOptions(options.startThreads ?? 2));
   const step = create(graphs.step, sessionOptions(options.stepThreads ?? 1));
-  return new OnnxDecoderRuntime(
-    plan,
-    decoderCapacity(decoder.config),
-    ort.Tensor,
-    start,
-    step,
-    folder,
-    built,
-  );
+  return new OnnxDecoderRuntime(plan, ort.Tensor, start, step, folder, built);
+}
+
+/** Loads the decoder, checks it is the one its configs planned (`matches`), builds, disposes it. */
+async function buildFromSource(
+  source: DecoderSource,
+  matches: (plan: DecoderPlan) => boolean,
+): Promise<DecoderGraphs> {
+  const decoder = await source.load();
+  try {
+    const plan = planDecoder(decoder);
+    if (!matches(plan))
+      throw new Error("onnx runtime: the loaded decoder is not the one its configs describe");
+    return buildGraphs(plan);
+  } finally {
+    decoder.dispose();
+  }
 }
 
 /** Both graphs of a decoder, built from its weights (no cache). */
@@ -75,9 +96,10 @@ export class OnnxDecoderRuntime implements DecoderRuntime {
   readonly runtime = "onnx" as const;
   readonly shape: DecoderShape;
 
+  readonly maxWords: number;
+
   constructor(
     private readonly plan: DecoderPlan,
-    readonly maxWords: number,
     private readonly Tensor: TensorClass,
     private readonly startSession: SyncOnnxSession,
     private readonly stepSession: SyncOnnxSession,
@@ -86,6 +108,7 @@ export class OnnxDecoderRuntime implements DecoderRuntime {
     readonly built: boolean,
   ) {
     this.shape = plan.shape;
+    this.maxWords = plan.maxWords;
   }
 
   /** Runs the start graph on the views stacked (view-major) into one batch of images. */
