@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -145,7 +145,15 @@ describe("OnnxDecoderRuntime", () => {
     const other = decoder({ ...transformer, heads: 2 }, shape, 11);
     const third = await createOnnxRuntime(other, { weightsDigest: digest, cacheDir });
     expect(third.graphFolder).not.toBe(first.graphFolder);
-    for (const r of [first, second, third, known, fresh]) r.dispose();
+    // a damaged cache entry is rebuilt
+    await writeFile(path.join(first.graphFolder, "step.onnx"), "not a graph");
+    const repaired = await createOnnxRuntime(d, { weightsDigest: digest, cacheDir });
+    expect(repaired.built).toBe(true);
+    const session = repaired.open([randomBatch(1, shape, 1)]);
+    expect(session.step(session.start(Int32Array.of(0)), Int32Array.of(1)).logProbs.length).toBe(
+      shape.vocabSize,
+    );
+    for (const r of [first, second, third, known, fresh, repaired]) r.dispose();
   });
 
   it("refuses a batch of the wrong size and a transformer past its positions", async () => {

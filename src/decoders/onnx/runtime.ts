@@ -47,15 +47,17 @@ export async function createOnnxRuntime(
   const plan = source ? planSpecs(source.members) : planDecoder(decoder as CaptionDecoder);
   const cacheDir = options.cacheDir ?? defaultOnnxCacheDir();
   const folder = graphFolder(cacheDir, options.weightsDigest, plan);
-  let graphs = await readGraphs(folder);
-  const built = graphs === undefined;
-  if (!graphs) {
-    graphs = source
+  const build = async (): Promise<DecoderGraphs> => {
+    const fresh = source
       ? await buildFromSource(source, (p) => graphFolder(cacheDir, options.weightsDigest, p) === folder)
       : buildGraphs(plan);
-    await writeGraphs(folder, graphs);
+    await writeGraphs(folder, fresh);
     options.onBuild?.(folder);
-  }
+    return fresh;
+  };
+  const cached = await readGraphs(folder);
+  let built = cached === undefined;
+  let graphs = cached ?? (await build());
   const ort = await loadOnnxRuntime();
   const create = await loadSyncOnnxSessions();
   const sessionOptions = (threads: number): Ort.InferenceSession.SessionOptions => ({
@@ -64,8 +66,26 @@ export async function createOnnxRuntime(
     executionMode: "sequential",
     graphOptimizationLevel: "all",
   });
-  const start = create(graphs.start, sessionOptions(options.startThreads ?? 2));
-  const step = create(graphs.step, sessionOptions(options.stepThreads ?? 1));
+  const open = (g: DecoderGraphs) => {
+    const start = create(g.start, sessionOptions(options.startThreads ?? 2));
+    try {
+      return { start, step: create(g.step, sessionOptions(options.stepThreads ?? 1)) };
+    } catch (err) {
+      start.dispose();
+      throw err;
+    }
+  };
+  let sessions: ReturnType<typeof open>;
+  try {
+    sessions = open(graphs);
+  } catch (err) {
+    if (built) throw err;
+    // a damaged cache entry (the files are renamed into place, but disks fail): build it again
+    graphs = await build();
+    built = true;
+    sessions = open(graphs);
+  }
+  const { start, step } = sessions;
   return new OnnxDecoderRuntime(plan, ort.Tensor, start, step, folder, built);
 }
 
