@@ -10,7 +10,13 @@ export {
   fromHalfBits,
   toHalfBits,
 } from "./float16.js";
-export { loadOnnxRuntime, type OnnxRuntime } from "./onnxruntime.js";
+export {
+  loadOnnxRuntime,
+  loadSyncOnnxSessions,
+  type OnnxRuntime,
+  type SyncOnnxSession,
+} from "./onnxruntime.js";
 export { defaultEmbeddingDir, defaultModelDir, packageRoot, publicDir } from "./paths.js";
+export { noProgress, type Progress, type ProgressFactory } from "./progress.js";
 export { deriveSeed, mulberry32, Rng, withSeededRandom } from "./rng.js";
 export { startModuleWorker } from "./worker.js";

@@ -26,6 +26,8 @@ export class OnnxGraphBuilder {
   private counter = 0;
 
   private readonly reserved = new Set<string>();
+  /** Values renamed by rename(): later nodes reading the old name read the new one. */
+  private readonly aliases = new Map<string, string>();
 
   /** Keeps `names` (the graph's outputs) from being handed out by unique(); see node(..., exact). */
   reserve(names: readonly string[]): void {
@@ -56,11 +58,25 @@ export class OnnxGraphBuilder {
     this.nodes.push({
       opType,
       name: output,
-      input: inputs,
+      input: inputs.map((i) => this.aliases.get(i) ?? i),
       output: [output],
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
     return output;
+  }
+
+  /**
+   * Gives the value `from`, made by a node of this graph, the name `to` (a graph output), so no Identity
+   * node is needed to expose it. False when no node makes `from` (a graph input or an initializer).
+   */
+  rename(from: string, to: string): boolean {
+    const producer = this.nodes.find((n) => n.output?.includes(from));
+    if (!producer || this.aliases.has(from)) return false;
+    producer.output = producer.output!.map((o) => (o === from ? to : o));
+    for (const n of this.nodes) n.input = n.input?.map((i) => (i === from ? to : i));
+    this.aliases.set(from, to);
+    this.reserved.add(to);
+    return true;
   }
 
   /** Adds a float32 initializer; returns its name. */
@@ -85,16 +101,20 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  /** Serialises the graph: float32 inputs/outputs, dims as numbers (fixed) or strings (symbolic). */
+  /**
+   * Serialises the graph: float32 inputs (unless an input says int32/int64) and outputs, dims as numbers
+   * (fixed) or strings (symbolic).
+   */
   build(options: {
     name: string;
     opset: number;
-    inputs: { name: string; dims: (number | string)[] }[];
+    inputs: { name: string; dims: (number | string)[]; type?: "int32" | "int64" }[];
     outputs: string[];
   }): Uint8Array {
-    const tensorType = (dims?: (number | string)[]): OnnxTypes.ITypeProto => ({
+    const { DataType } = onnx.TensorProto;
+    const tensorType = (dims?: (number | string)[], type?: "int32" | "int64"): OnnxTypes.ITypeProto => ({
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: type === "int32" ? DataType.INT32 : type === "int64" ? DataType.INT64 : DataType.FLOAT,
         shape: dims
           ? { dim: dims.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d })) }
           : undefined,
@@ -108,7 +128,7 @@ export class OnnxGraphBuilder {
         name: options.name,
         node: this.nodes,
         initializer: this.initializers,
-        input: options.inputs.map((i) => ({ name: i.name, type: tensorType(i.dims) })),
+        input: options.inputs.map((i) => ({ name: i.name, type: tensorType(i.dims, i.type) })),
         output: options.outputs.map((name) => ({ name, type: tensorType() })),
       },
     });

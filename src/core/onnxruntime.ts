@@ -22,3 +22,52 @@ export function loadOnnxRuntime(): Promise<OnnxRuntime> {
   loading ??= import("onnxruntime-node") as Promise<OnnxRuntime>;
   return loading;
 }
+
+/** A session of onnxruntime-node's native binding: run() is synchronous. */
+export interface SyncOnnxSession {
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  run(
+    feeds: Record<string, Ort.Tensor>,
+    fetches: Record<string, null>,
+    options: Ort.InferenceSession.RunOptions,
+  ): Record<string, Ort.Tensor>;
+  dispose(): void;
+}
+
+/**
+ * Creates sessions whose run() returns at once: the package's InferenceSession.run() defers every call
+ * to setImmediate, which costs a turn of the event loop per call; decoder steps are called synchronously
+ * by the searches, thousands of times per caption batch. Same native library, same options.
+ */
+export async function loadSyncOnnxSessions(): Promise<
+  (model: Uint8Array, options: Ort.InferenceSession.SessionOptions) => SyncOnnxSession
+> {
+  await loadOnnxRuntime(); // the environment above is set, and the library loaded, first
+  const { binding, initOrt } = (await import("onnxruntime-node/dist/binding.js")) as unknown as {
+    binding: { InferenceSession: new () => NativeSession };
+    initOrt: () => void;
+  };
+  return (model, options) => {
+    initOrt();
+    const native = new binding.InferenceSession();
+    native.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
+      executionProviders: [{ name: "cpu" }],
+      ...options,
+    });
+    return {
+      inputNames: native.inputMetadata.map((m) => m.name),
+      outputNames: native.outputMetadata.map((m) => m.name),
+      run: (feeds, fetches, runOptions) => native.run(feeds, fetches, runOptions),
+      dispose: () => native.dispose(),
+    };
+  };
+}
+
+interface NativeSession {
+  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
+  readonly inputMetadata: { name: string }[];
+  readonly outputMetadata: { name: string }[];
+  run(feeds: object, fetches: object, options: object): Record<string, Ort.Tensor>;
+  dispose(): void;
+}

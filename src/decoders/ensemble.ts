@@ -19,7 +19,8 @@ export class EnsembleDecoder implements CaptionDecoder {
   /** Per member, the k of the k x k grid averaging that turns the ensemble's grid into its own (1 = none). */
   private readonly pools: number[];
 
-  constructor(private readonly members: readonly CaptionDecoder[]) {
+  /** members: read by runtimes that compile the ensemble (decoders/onnx). */
+  constructor(readonly members: readonly CaptionDecoder[]) {
     const [first] = members;
     if (!first || members.length < 2) throw new Error("an ensemble needs at least two decoders");
     const regions = Math.max(...members.map((m) => m.shape.regions));
