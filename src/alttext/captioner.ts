@@ -5,6 +5,8 @@ export interface ModelLoadOptions {
   mirror?: boolean;
   memory?: string;
   prior?: boolean;
+  /** Decoder runtime: "onnx" (default) or "tfjs". */
+  runtime?: "onnx" | "tfjs";
 }
 
 /**
@@ -18,6 +20,7 @@ export async function loadModel(modelDir?: string, options: ModelLoadOptions = {
     ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
     ...(options.memory === undefined ? {} : { memoryDir: options.memory }),
     ...(options.prior === undefined ? {} : { prior: options.prior }),
+    ...(options.runtime === undefined ? {} : { runtime: options.runtime }),
   });
 }
 

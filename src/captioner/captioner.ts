@@ -8,7 +8,7 @@ import type { CaptionModel, Reranking } from "../generation/caption-model.js";
 import type { Captioner, CaptionOptions, CaptionResult } from "../generation/types.js";
 import { mirrorInto, type PreprocessSpec, preprocessBatch } from "../image/preprocess.js";
 import { MODEL_FILE } from "../model/format.js";
-import { type CaptionModelFolder, loadCaptionModel, rankingOf } from "../model/load.js";
+import { type CaptionModelFolder, loadCaptionModel, type RuntimeChoice, rankingOf } from "../model/load.js";
 import type { BackendName } from "../tfjs/backend.js";
 import { initTfjs } from "../tfjs/init.js";
 import type { Settled } from "./settle.js";
@@ -18,6 +18,8 @@ export interface LoadCaptionerOptions {
   modelDir?: string;
   /** tfjs backend. Default "wasm". */
   backend?: BackendName;
+  /** Where the decoder runs: "onnx" (default) or "tfjs" (the reference). */
+  runtime?: RuntimeChoice;
   /** Use this encoder instead of creating the one model.json names (tests, or sharing one encoder). */
   encoder?: Encoder;
   /** Images preprocessed and encoded at once. Default 16. */
@@ -67,7 +69,10 @@ export async function loadCaptioner(options: LoadCaptionerOptions = {}): Promise
       `no default model at ${dir}: train one with \`captionkit train\` (it writes models/default) or pass --model <folder with model.json>`,
     );
   }
-  const model = await loadCaptionModel(dir, { ranking: rankingOf(options) });
+  const model = await loadCaptionModel(dir, {
+    ranking: rankingOf(options),
+    ...(options.runtime ? { runtime: options.runtime } : {}),
+  });
   let encoder: Encoder | undefined = options.encoder;
   try {
     encoder ??= await createEncoder(model.info.encoder);

@@ -25,3 +25,23 @@ export function addRerankOptions(command: Command, defaults: RerankDefaults, sco
       String(defaults.alpha),
     );
 }
+
+/** The decoder runtimes --runtime takes (model/load.ts RUNTIMES; kept here so --help loads no model code). */
+export const RUNTIME_NAMES = ["onnx", "tfjs"] as const;
+
+/** zod field for --runtime. */
+export const runtimeFlagField = z.enum(RUNTIME_NAMES).optional();
+
+/** --runtime for a command that captions: `.option(...RUNTIME_OPTION)`. */
+export const RUNTIME_OPTION = [
+  "--runtime <name>",
+  "where the decoder runs: onnx (onnxruntime graphs, built once and cached; the default) or tfjs (the reference)",
+] as const;
+
+/** --runtime's value, checked (for commands that parse flags without a zod schema). */
+export function parseRuntime(value: string): (typeof RUNTIME_NAMES)[number] {
+  const parsed = runtimeFlagField.safeParse(value);
+  if (!parsed.success || parsed.data === undefined)
+    throw new Error(`--runtime must be one of ${RUNTIME_NAMES.join(", ")}, got "${value}"`);
+  return parsed.data;
+}

@@ -4,7 +4,7 @@ import { readFeatureBatch } from "../features/batch.js";
 import { concatFeatureReaders } from "../features/concat-reader.js";
 import { openFeatureStore } from "../features/reader.js";
 import { type MetricFamily, type MetricScores, scoreCaptions } from "../metrics/score.js";
-import { type CaptionModelFolder, loadCaptionModel, rankingOf } from "../model/load.js";
+import { type CaptionModelFolder, loadCaptionModel, type RuntimeChoice, rankingOf } from "../model/load.js";
 
 export interface EvaluateOptions {
   modelDir: string;
@@ -27,6 +27,8 @@ export interface EvaluateOptions {
   memoryDir?: string;
   /** Re-rank with the model's n-gram prior when it has one and no memory is given (default true). */
   prior?: boolean;
+  /** Decoder runtime: "onnx" (default) or "tfjs". */
+  runtime?: RuntimeChoice;
   metrics?: readonly MetricFamily[];
   /** Images per batch. */
   batchSize?: number;
@@ -72,7 +74,10 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
   let model: CaptionModelFolder;
   let mirror = false;
   if (options.features && options.features.length > 0) {
-    model = await loadCaptionModel(options.modelDir, { ranking: rankingOf(options) });
+    model = await loadCaptionModel(options.modelDir, {
+      ranking: rankingOf(options),
+      ...(options.runtime ? { runtime: options.runtime } : {}),
+    });
     const reader = concatFeatureReaders(options.features.map((dir) => openFeatureStore(dir)));
     try {
       if (reader.encoder !== model.info.encoder)
@@ -107,6 +112,7 @@ export async function evaluateModel(options: EvaluateOptions): Promise<EvaluateR
       ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
       ...(options.memoryDir ? { memoryDir: options.memoryDir } : {}),
       ...(options.prior === undefined ? {} : { prior: options.prior }),
+      ...(options.runtime ? { runtime: options.runtime } : {}),
     });
     model = captioner.model;
     mirror = captioner.mirror;

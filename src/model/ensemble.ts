@@ -35,6 +35,22 @@ function incompatibility(first: ModelFile, other: ModelFile): string | undefined
  * vocabulary, preprocessing and grid.
  */
 export async function loadEnsemble(dir: string, json: unknown): Promise<LoadedModel> {
+  const { members, meta, vocabulary, weightsDigest } = await readEnsemble(dir, json, loadSingleModel, (m) =>
+    m.decoder.dispose(),
+  );
+  return { decoder: new EnsembleDecoder(members.map((m) => m.decoder)), vocabulary, meta, weightsDigest };
+}
+
+/**
+ * Reads an ensemble folder's members with `readMember` (the single-model loader or reader), checked to
+ * share vocabulary, preprocessing and grid; `release` frees the members read so far on failure.
+ */
+export async function readEnsemble<M extends Omit<LoadedModel, "decoder"> & { file: ModelFile }>(
+  dir: string,
+  json: unknown,
+  readMember: (dir: string) => Promise<M>,
+  release: (member: M) => void = () => {},
+): Promise<Omit<LoadedModel, "decoder"> & { members: M[] }> {
   const parsed = ensembleFileSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -43,22 +59,22 @@ export async function loadEnsemble(dir: string, json: unknown): Promise<LoadedMo
     );
   }
   const file = parsed.data;
-  const members: Array<LoadedModel & { file: ModelFile }> = [];
+  const members: M[] = [];
   try {
     for (const member of file.members) {
-      const loaded = await loadSingleModel(path.resolve(dir, member));
+      const loaded = await readMember(path.resolve(dir, member));
       const problem = members[0] && incompatibility(members[0].file, loaded.file);
       members.push(loaded);
       if (problem)
         throw new Error(`ensemble ${dir}: member ${member} cannot join ${file.members[0]}: ${problem}`);
     }
   } catch (err) {
-    for (const m of members) m.decoder.dispose();
+    for (const m of members) release(m);
     throw err;
   }
   const first = members[0]!;
   return {
-    decoder: new EnsembleDecoder(members.map((m) => m.decoder)),
+    members,
     vocabulary: new Vocabulary(first.meta.vocabulary),
     meta: {
       name: file.name,

@@ -82,8 +82,20 @@ export interface SaveModelOptions {
   dtype?: WeightsDtype;
 }
 
+/**
+ * A model folder read and checked without building its decoder: who it is, and each member's decoder
+ * config and shape (one for a single model). Enough for a runtime whose graphs are already built.
+ */
+export interface ModelDescription {
+  vocabulary: Vocabulary;
+  meta: ModelMeta;
+  /** sha256 of weights.bin (of an ensemble: of its members' digests). */
+  weightsDigest: string;
+  members: Array<{ config: ModelFile["decoder"]; shape: ModelFile["shape"] }>;
+}
+
 export interface LoadedModel {
-  /** One decoder, or an EnsembleDecoder for an ensemble folder (src/decoders/ensemble-io.ts). */
+  /** One decoder, or an EnsembleDecoder for an ensemble folder (src/model/ensemble.ts). */
   decoder: CaptionDecoder;
   vocabulary: Vocabulary;
   meta: ModelMeta;

@@ -1,14 +1,16 @@
 import path from "node:path";
 import { defaultModelDir } from "../core/paths.js";
+import type { DecoderRuntime } from "../decoders/runtime.js";
 import { TfjsRuntime } from "../decoders/tfjs-runtime.js";
+import type { CaptionDecoder } from "../decoders/types.js";
 import { CaptionModel, type Reranking } from "../generation/caption-model.js";
 import type { CaptionMemory } from "../rerank/caption-memory.js";
 import { loadCaptionMemory } from "../rerank/memory-io.js";
 import { hasNgramPrior, loadNgramPrior } from "../rerank/ngram-prior-io.js";
 import { initTfjs } from "../tfjs/init.js";
-import { loadEnsemble } from "./ensemble.js";
-import { ENSEMBLE_FORMAT, type LoadedModel } from "./format.js";
-import { loadSingleModel, readModelJson } from "./single.js";
+import { loadEnsemble, readEnsemble } from "./ensemble.js";
+import { ENSEMBLE_FORMAT, type LoadedModel, type ModelDescription, type ModelMeta } from "./format.js";
+import { loadSingleModel, type ReadModel, readModelJson, readSingleModel } from "./single.js";
 
 /**
  * Loads a model folder: a single model written by saveModel (decoder with its weights, vocabulary and
@@ -27,47 +29,112 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
  */
 export type RankingChoice = "prior" | "none" | { memory: string };
 
+/** Where the decoder runs: onnxruntime graphs (fast; the default for inference) or tfjs (the reference). */
+export type RuntimeChoice = "onnx" | "tfjs";
+
+export const RUNTIMES: readonly RuntimeChoice[] = ["onnx", "tfjs"];
+
 export interface LoadCaptionModelOptions {
   /** Default "prior". */
   ranking?: RankingChoice;
+  /** Default "onnx". */
+  runtime?: RuntimeChoice;
+  /** Where built ONNX graphs are cached (runtime "onnx"). Default: see defaultOnnxCacheDir(). */
+  onnxCacheDir?: string;
 }
 
 /**
  * The one loader of a caption model: the folder (default: the shipped models/default), its decoder on
  * a runtime, and its re-ranker. Every entry point (captioner, evaluation, index, search, memory, prior)
- * comes through here.
+ * comes through here. With the onnx runtime the decoder is built on tfjs only the first time, to make
+ * the graphs; later loads read the cached graphs.
  */
 export async function loadCaptionModel(
   dir: string = defaultModelDir(),
   options: LoadCaptionModelOptions = {},
 ): Promise<CaptionModelFolder> {
-  await initTfjs();
   const folder = path.resolve(dir);
-  const model = await loadModel(folder);
-  try {
-    const reranking = await loadReranking(model, folder, options.ranking ?? "prior");
-    const info = { name: model.meta.name, encoder: model.meta.encoder, weightsDigest: model.weightsDigest };
-    return new CaptionModelFolder(new TfjsRuntime(model.decoder, true), model, folder, info, reranking);
-  } catch (err) {
-    model.decoder.dispose();
-    throw err;
+  const runtime = options.runtime ?? "onnx";
+  if (!RUNTIMES.includes(runtime))
+    throw new Error(`unknown runtime "${String(runtime)}"; use one of ${RUNTIMES.join(", ")}`);
+  if (runtime === "tfjs") {
+    await initTfjs();
+    const model = await loadModel(folder);
+    try {
+      const reranking = await loadReranking(model, folder, options.ranking ?? "prior");
+      return new CaptionModelFolder(
+        new TfjsRuntime(model.decoder, true),
+        model,
+        folder,
+        reranking,
+        model.decoder,
+      );
+    } catch (err) {
+      model.decoder.dispose();
+      throw err;
+    }
   }
+  const model = await describeModel(folder);
+  const reranking = await loadReranking(model, folder, options.ranking ?? "prior");
+  const { createOnnxRuntime } = await import("../decoders/onnx/index.js");
+  const onnx = await createOnnxRuntime(
+    {
+      members: model.members,
+      load: async () => {
+        await initTfjs();
+        return (await loadModel(folder)).decoder;
+      },
+    },
+    {
+      weightsDigest: model.weightsDigest,
+      ...(options.onnxCacheDir ? { cacheDir: options.onnxCacheDir } : {}),
+    },
+  );
+  return new CaptionModelFolder(onnx, model, folder, reranking);
+}
+
+/** Reads and checks a model folder (single or ensemble) without building its decoder. */
+export async function describeModel(dir: string): Promise<ModelDescription> {
+  const json = await readModelJson(dir);
+  const format = (json as { format?: unknown } | null)?.format;
+  const spec = (m: ReadModel) => ({ config: m.file.decoder, shape: m.file.shape });
+  if (format === ENSEMBLE_FORMAT) {
+    const read = await readEnsemble(dir, json, (member) => readSingleModel(member));
+    return { ...read, members: read.members.map(spec) };
+  }
+  const read = await readSingleModel(dir, json);
+  return {
+    vocabulary: read.vocabulary,
+    meta: read.meta,
+    weightsDigest: read.weightsDigest,
+    members: [spec(read)],
+  };
 }
 
 /** A CaptionModel loaded from a folder: it also carries the folder and model.json's metadata. */
 export class CaptionModelFolder extends CaptionModel {
   constructor(
-    runtime: TfjsRuntime,
-    readonly loaded: LoadedModel,
+    runtime: DecoderRuntime,
+    readonly description: Omit<ModelDescription, "members">,
     readonly dir: string,
-    info: CaptionModel["info"],
     reranking: Reranking,
+    /** The decoder on tfjs, when that is the runtime (training tools read its structure). */
+    readonly decoder?: CaptionDecoder,
   ) {
-    super(runtime, loaded.vocabulary, info, reranking);
+    super(
+      runtime,
+      description.vocabulary,
+      {
+        name: description.meta.name,
+        encoder: description.meta.encoder,
+        weightsDigest: description.weightsDigest,
+      },
+      reranking,
+    );
   }
 
-  get meta(): LoadedModel["meta"] {
-    return this.loaded.meta;
+  get meta(): ModelMeta {
+    return this.description.meta;
   }
 }
 
@@ -76,7 +143,7 @@ export class CaptionModelFolder extends CaptionModel {
  * when it has one and ranking is not "none". Either must have been made for this model.
  */
 export async function loadReranking(
-  model: LoadedModel,
+  model: Pick<LoadedModel, "meta" | "weightsDigest">,
   modelDir: string,
   ranking: RankingChoice,
 ): Promise<Reranking> {
@@ -95,7 +162,10 @@ export async function loadReranking(
  * Loads a caption memory for this model. A memory holds one model's image vectors: any other model's
  * vectors live in another space, so a memory built for another model is refused.
  */
-export async function loadMemoryFor(model: LoadedModel, memoryDir: string): Promise<CaptionMemory> {
+export async function loadMemoryFor(
+  model: Pick<LoadedModel, "meta">,
+  memoryDir: string,
+): Promise<CaptionMemory> {
   const memory = await loadCaptionMemory(memoryDir);
   if (memory.model !== model.meta.name || memory.encoder !== model.meta.encoder) {
     throw new Error(

@@ -115,11 +115,13 @@ export async function readModelFile(dir: string): Promise<ModelFile> {
   return parseModelFile(dir, await readModelJson(dir));
 }
 
-/** Loads a single model folder written by saveModel. */
-export async function loadSingleModel(
-  dir: string,
-  json?: unknown,
-): Promise<LoadedModel & { file: ModelFile }> {
+/** A single model folder read and verified (weights against model.json's sha256), decoder not built. */
+export interface ReadModel extends Omit<LoadedModel, "decoder"> {
+  file: ModelFile;
+  bytes: Buffer;
+}
+
+export async function readSingleModel(dir: string, json?: unknown): Promise<ReadModel> {
   const file = parseModelFile(dir, json ?? (await readModelJson(dir)));
   const weightsPath = path.join(dir, file.weights.file);
   const bytes = await readFile(weightsPath).catch((err: NodeJS.ErrnoException) => {
@@ -133,8 +135,6 @@ export async function loadSingleModel(
   if (createHash("sha256").update(bytes).digest("hex") !== file.weights.sha256) {
     throw new Error(`${weightsPath} does not match the sha256 in model.json (a partial copy?)`);
   }
-  const vocabulary = new Vocabulary(file.vocabulary);
-  const decoder = buildDecoder(file.decoder, file.shape, bytes, file.weights.dtype, file.weights.entries);
   const meta: ModelMeta = {
     name: file.name,
     encoder: file.encoder,
@@ -144,7 +144,30 @@ export async function loadSingleModel(
     metrics: file.metrics,
     training: file.training,
   };
-  return { decoder, vocabulary, meta, weightsDigest: file.weights.sha256, file };
+  return {
+    vocabulary: new Vocabulary(file.vocabulary),
+    meta,
+    weightsDigest: file.weights.sha256,
+    file,
+    bytes,
+  };
+}
+
+/** Loads a single model folder written by saveModel. */
+export async function loadSingleModel(
+  dir: string,
+  json?: unknown,
+): Promise<LoadedModel & { file: ModelFile }> {
+  const read = await readSingleModel(dir, json);
+  const { file } = read;
+  const decoder = buildDecoder(
+    file.decoder,
+    file.shape,
+    read.bytes,
+    file.weights.dtype,
+    file.weights.entries,
+  );
+  return { decoder, vocabulary: read.vocabulary, meta: read.meta, weightsDigest: read.weightsDigest, file };
 }
 
 function buildDecoder(

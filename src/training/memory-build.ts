@@ -138,7 +138,8 @@ interface VectorSource {
 
 async function openVectorSource(options: BuildMemoryOptions, batchSize: number): Promise<VectorSource> {
   if (options.features && options.features.length > 0) {
-    const model = await loadCaptionModel(options.modelDir, { ranking: "none" });
+    // tfjs: the memory records the widths of its vectors' parts, which the tfjs decoder knows
+    const model = await loadCaptionModel(options.modelDir, { ranking: "none", runtime: "tfjs" });
     const reader = concatFeatureReaders(options.features.map((dir) => openFeatureStore(dir)));
     const close = () => {
       reader.close();
@@ -151,7 +152,7 @@ async function openVectorSource(options: BuildMemoryOptions, batchSize: number):
       );
     }
     return {
-      parts: imageVectorParts(model.loaded.decoder),
+      parts: imageVectorParts(model.decoder!),
       model: model.info.name,
       encoder: model.info.encoder,
       async rows(images) {
@@ -172,7 +173,7 @@ async function openVectorSource(options: BuildMemoryOptions, batchSize: number):
     prior: false,
   });
   return {
-    parts: imageVectorParts(captioner.model.loaded.decoder),
+    parts: imageVectorParts(captioner.model.decoder!),
     model: captioner.modelName,
     encoder: captioner.encoder.name,
     rows: (images) => captioner.imageVectors(images.map((image) => image.path)),

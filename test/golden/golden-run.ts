@@ -88,7 +88,10 @@ async function tinyModel(kind: "transformer" | "show-attend-tell"): Promise<stri
   return dir;
 }
 
-export async function goldenCases(withDefault: boolean): Promise<GoldenCase[]> {
+export async function goldenCases(
+  withDefault: boolean,
+  runtime: "tfjs" | "onnx" = "tfjs",
+): Promise<GoldenCase[]> {
   await initBackend("wasm");
   const images = (await goldenImages()).map((b) => new Uint8Array(b));
   const cases: GoldenCase[] = [];
@@ -101,7 +104,11 @@ export async function goldenCases(withDefault: boolean): Promise<GoldenCase[]> {
   if (withDefault)
     runs.push({ model: "default", beam: 3, mirror: true }, { model: "default", beam: 1, mirror: false });
   for (const run of runs) {
-    const captioner = await loadCaptioner({ ...(run.dir ? { modelDir: run.dir } : {}), mirror: run.mirror });
+    const captioner = await loadCaptioner({
+      ...(run.dir ? { modelDir: run.dir } : {}),
+      mirror: run.mirror,
+      runtime,
+    });
     const results = await captioner.caption(images, { beam: run.beam });
     cases.push({
       model: run.model,
@@ -119,5 +126,6 @@ export async function goldenCases(withDefault: boolean): Promise<GoldenCase[]> {
 }
 
 if (process.argv[1]?.endsWith("golden-run.ts")) {
-  process.stdout.write(`${JSON.stringify(await goldenCases(true), null, 1)}\n`);
+  const runtime = process.argv[2] === "onnx" ? "onnx" : "tfjs";
+  process.stdout.write(`${JSON.stringify(await goldenCases(true, runtime), null, 1)}\n`);
 }

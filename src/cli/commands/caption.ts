@@ -19,10 +19,12 @@ import type { Captioner } from "../../generation/types.js";
 import { DEFAULT_MAX_PIXELS } from "../../image/index.js";
 import { parseFlags } from "../flags.js";
 import { startProgress } from "../progress.js";
+import { RUNTIME_OPTION, runtimeFlagField } from "../rerank-flags.js";
 
 const optionsSchema = z
   .object({
     model: z.string().optional(),
+    runtime: runtimeFlagField,
     beam: z.coerce.number().int().min(1).max(10).default(3),
     alternatives: z.coerce.number().int().min(0).max(10).default(2),
     format: z.enum(OUTPUT_FORMATS as [string, ...string[]]).default("text"),
@@ -108,6 +110,7 @@ export async function runCaption(
     ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
     ...(options.memory === undefined ? {} : { memory: options.memory }),
     ...(options.prior === undefined ? {} : { prior: options.prior }),
+    ...(options.runtime === undefined ? {} : { runtime: options.runtime }),
   });
   const tagger = options.objects ? await (io.loadTagger ?? ObjectTagger.create)() : undefined;
   // Results streaming to the terminal are progress enough; a bar between them would garble them.
@@ -203,6 +206,7 @@ export function register(program: Command): void {
     .description("Write alt text for images: files, folders (--recursive) or globs.")
     .argument("<inputs...>", "image files, folders or quoted globs such as 'photos/**/*.jpg'")
     .option("--model <dir>", "model folder (default: the bundled models/default)")
+    .option(...RUNTIME_OPTION)
     .option(
       "--mirror",
       "average the model over each image and its mirror image (default: the model's setting)",

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { evaluateModel } from "../../evaluation/evaluate.js";
 import { parseMetricList } from "../../metrics/score.js";
 import { startProgress } from "../progress.js";
+import { parseRuntime, RUNTIME_OPTION } from "../rerank-flags.js";
 
 interface EvaluateFlags {
   model: string;
@@ -19,6 +20,7 @@ interface EvaluateFlags {
   mirror?: boolean;
   memory?: string;
   prior?: boolean;
+  runtime?: string;
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -57,6 +59,7 @@ export function register(program: Command): void {
       "caption memory built for this model (`captionkit memory`): re-rank each beam by consensus (instead of the model's n-gram prior)",
     )
     .option("--no-prior", "do not re-rank with the model's n-gram prior (ngram-prior.json)")
+    .option(...RUNTIME_OPTION)
     .option("--metrics <list>", "metric families: bleu,meteor,rouge,cider (default all)")
     .option("--captions", "also output the generated captions (json format)")
     .option("--format <fmt>", "text or json", "text")
@@ -84,6 +87,7 @@ export function register(program: Command): void {
         ...(flags.mirror === undefined ? {} : { mirror: flags.mirror }),
         ...(flags.memory ? { memoryDir: flags.memory } : {}),
         ...(flags.prior === false ? { prior: false } : {}),
+        ...(flags.runtime === undefined ? {} : { runtime: parseRuntime(flags.runtime) }),
         metrics: flags.metrics ? parseMetricList(flags.metrics) : undefined,
         onProgress: (done, total) => {
           progress ??= startProgress("evaluate", total, { unit: "images" });

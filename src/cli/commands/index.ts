@@ -11,12 +11,14 @@ import { DEFAULT_EMBEDDING_DIR, loadEmbeddingWithId } from "../../search/models.
 import type { IndexPipeline } from "../../search/pipeline.js";
 import { parseFlags } from "../flags.js";
 import { type Progress, startProgress } from "../progress.js";
+import { RUNTIME_OPTION, runtimeFlagField } from "../rerank-flags.js";
 
 const optionsSchema = z
   .object({
     db: z.string({ error: "--db is required: the index file to create or update, e.g. photos.sqlite" }),
     recursive: z.boolean().default(false),
     model: z.string().optional(),
+    runtime: runtimeFlagField,
     embeddingModel: z.string().default(DEFAULT_EMBEDDING_DIR),
     batch: z.coerce.number().int().min(1).max(256).default(16),
   })
@@ -26,14 +28,21 @@ export type IndexCommandOptions = z.input<typeof optionsSchema>;
 
 export interface IndexCommandIo {
   /** Builds the models' pipeline (tests inject a synthetic one). */
-  createPipeline(options: { model?: string; embeddingModel: string }): Promise<IndexPipeline>;
+  createPipeline(options: {
+    model?: string;
+    embeddingModel: string;
+    runtime?: "onnx" | "tfjs";
+  }): Promise<IndexPipeline>;
   stdout(text: string): void;
   stderr(text: string): void;
 }
 
 export const defaultIndexIo: IndexCommandIo = {
-  async createPipeline({ model, embeddingModel }) {
-    const captioner = await loadCaptioner(model ? { modelDir: model } : {});
+  async createPipeline({ model, embeddingModel, runtime }) {
+    const captioner = await loadCaptioner({
+      ...(model ? { modelDir: model } : {}),
+      ...(runtime ? { runtime } : {}),
+    });
     return new DefaultPipeline(captioner, await loadEmbeddingWithId(embeddingModel));
   },
   stdout: (text) => process.stdout.write(text),
@@ -47,7 +56,11 @@ export async function runIndex(
   io: IndexCommandIo,
 ): Promise<IndexSummary> {
   const options = parseFlags(optionsSchema, rawOptions);
-  const pipeline = await io.createPipeline({ model: options.model, embeddingModel: options.embeddingModel });
+  const pipeline = await io.createPipeline({
+    model: options.model,
+    embeddingModel: options.embeddingModel,
+    ...(options.runtime ? { runtime: options.runtime } : {}),
+  });
   const store = new PhotoStore(openDatabase(options.db));
   let progress: Progress | undefined;
   let shown = 0;
@@ -87,6 +100,7 @@ export function register(program: Command): void {
     .requiredOption("--db <file>", "index file to create or update (e.g. photos.sqlite)")
     .option("--recursive", "include subfolders", false)
     .option("--model <dir>", "caption model folder (default: the shipped model)")
+    .option(...RUNTIME_OPTION)
     .option("--embedding-model <dir>", "joint-embedding model folder", DEFAULT_EMBEDDING_DIR)
     .option("--batch <n>", "images per batch and per transaction", "16")
     .action(async (folder: string, options: IndexCommandOptions) => {

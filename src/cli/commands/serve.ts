@@ -6,12 +6,14 @@ import { DEFAULT_MAX_PIXELS } from "../../image/index.js";
 import { openPhotoSearch } from "../../search/index.js";
 import { buildServer } from "../../serve/index.js";
 import { parseFlags } from "../flags.js";
+import { RUNTIME_OPTION, runtimeFlagField } from "../rerank-flags.js";
 
 const flagsSchema = z
   .object({
     port: z.coerce.number().int().min(0).max(65535).default(8080),
     host: z.string().min(1).default("127.0.0.1"),
     model: z.string().optional(),
+    runtime: runtimeFlagField,
     mirror: z.boolean().optional(),
     memory: z.string().min(1).optional(),
     prior: z.boolean().optional(),
@@ -62,6 +64,7 @@ export function register(program: Command): void {
       "caption memory built for the model (`captionkit memory`): re-rank by consensus",
     )
     .option("--no-prior", "do not re-rank with the model's n-gram prior (ngram-prior.json)")
+    .option(...RUNTIME_OPTION)
     .option("--db <file>", "photo index from `captionkit index`: adds GET /v1/search and a search box")
     .option("--max-batch <n>", "most images per model call; 1 turns micro-batching off", "8")
     .option("--max-wait-ms <ms>", "how long a request may wait for others to share its model call", "10")
@@ -82,6 +85,7 @@ export function register(program: Command): void {
         ...(flags.mirror === undefined ? {} : { mirror: flags.mirror }),
         ...(flags.memory === undefined ? {} : { memory: flags.memory }),
         ...(flags.prior === undefined ? {} : { prior: flags.prior }),
+        ...(flags.runtime === undefined ? {} : { runtime: flags.runtime }),
       });
       const search = flags.db ? await openPhotoSearch(flags.db) : undefined;
       const apiKey = process.env.CAPTIONKIT_API_KEY || undefined;
