@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -36,4 +37,16 @@ export function defaultEmbeddingDir(): string {
 /** The web page's files stay in src/serve/public (tsc does not copy them). */
 export function publicDir(): string {
   return path.join(packageRoot(), "src", "serve", "public");
+}
+
+/**
+ * Where built ONNX graphs (decoders and converted encoders) are kept: $CAPTIONKIT_ONNX_CACHE, else
+ * $XDG_CACHE_HOME/captionkit/onnx, else ~/.cache/captionkit/onnx. The only thing captionkit writes
+ * outside the outputs a user names.
+ */
+export function onnxCacheDir(): string {
+  const own = process.env.CAPTIONKIT_ONNX_CACHE;
+  if (own) return own;
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
+  return path.join(base, "captionkit", "onnx");
 }

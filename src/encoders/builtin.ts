@@ -4,6 +4,7 @@ import {
   freeInputShape,
   loadArtifactsFromFile,
   loadNsfwjsArtifacts,
+  packageFileId,
   resolvePackageFile,
 } from "./model-loader.js";
 import type { TfjsEncoderSpec } from "./tfjs-encoder.js";
@@ -29,6 +30,7 @@ export const mobilenetV2Mid: TfjsEncoderSpec = {
     loadNsfwjsArtifacts(
       path.dirname(resolvePackageFile("nsfwjs", "dist/models/mobilenet_v2_mid/model.min.js")),
     ),
+  artifactsId: () => packageFileId("nsfwjs", "dist/models/mobilenet_v2_mid"),
 };
 
 /**
@@ -50,6 +52,7 @@ export const centernet224: TfjsEncoderSpec = {
     loadArtifactsFromFile(resolvePackageFile("@vladmandic/human", "models/centernet.json"), (json) =>
       freeInputShape(json, "tower_0/images"),
     ),
+  artifactsId: () => packageFileId("@vladmandic/human", "models/centernet.json"),
 };
 
 /**
@@ -82,6 +85,7 @@ export const inceptionV3: TfjsEncoderSpec = {
   maxBatch: 4,
   artifacts: () =>
     loadNsfwjsArtifacts(path.dirname(resolvePackageFile("nsfwjs", "dist/models/inception_v3/model.min.js"))),
+  artifactsId: () => packageFileId("nsfwjs", "dist/models/inception_v3"),
 };
 
 /**

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -35,6 +35,14 @@ export function resolvePackageFile(pkg: string, file: string): string {
     if (existsSync(candidate)) return candidate;
   }
   throw new Error(`cannot find ${file} in the installed package ${pkg}: run npm install`);
+}
+
+/** `package@version/file` of a file in an installed package: what identifies the graph it holds. */
+export function packageFileId(pkg: string, file: string): string {
+  const { version } = JSON.parse(readFileSync(resolvePackageFile(pkg, "package.json"), "utf8")) as {
+    version?: string;
+  };
+  return `${pkg}@${version ?? "?"}/${file}`;
 }
 
 /**

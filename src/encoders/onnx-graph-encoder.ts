@@ -1,5 +1,11 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
 import type * as ort from "onnxruntime-node";
+import { writeFileAtomic } from "../core/atomic.js";
 import { loadOnnxRuntime, type OnnxRuntime } from "../core/onnxruntime.js";
+import { onnxCacheDir } from "../core/paths.js";
 import { initTfjs } from "../tfjs/init.js";
 import { blockMeanNhwc } from "./grid-pool.js";
 import { isKerasModel, kerasToOnnx } from "./keras-to-onnx.js";
@@ -66,13 +72,8 @@ export class OnnxGraphEncoder extends GraphSpecEncoder implements SharedRunEncod
         );
       }
     }
-    // the converter decodes the (quantized) weights through tfjs
-    await initTfjs();
     const outputs = [...new Set(specs.flatMap(fetchesOf))];
-    const artifacts = await first.artifacts();
-    const model = isKerasModel(artifacts)
-      ? kerasToOnnx(artifacts, outputs)
-      : tfjsGraphToOnnx(artifacts, { outputs, inputSize: first.inputSize });
+    const model = await convertedGraph(first, outputs);
     const runtime = await loadOnnxRuntime();
     const session = await runtime.InferenceSession.create(model, {
       intraOpNumThreads: options.threads ?? 0,
@@ -174,4 +175,33 @@ export class OnnxGraphEncoder extends GraphSpecEncoder implements SharedRunEncod
       this.shared.session = undefined;
     }
   }
+}
+
+/** Version of the tfjs/Keras-to-ONNX conversion: bump it when the converters change what they emit. */
+export const ENCODER_GRAPH_FORMAT = 1;
+
+/**
+ * The graph as ONNX: read from the cache (onnxCacheDir()/encoders/) when this conversion was made
+ * before, else converted from the tfjs artifacts (tfjs decodes their quantized weights, the slow part
+ * of a cold start) and cached, written atomically.
+ */
+async function convertedGraph(spec: TfjsEncoderSpec, outputs: readonly string[]): Promise<Uint8Array> {
+  const id = spec.artifactsId?.();
+  const key = id
+    ? createHash("sha256")
+        .update(JSON.stringify({ format: ENCODER_GRAPH_FORMAT, id, outputs, inputSize: spec.inputSize }))
+        .digest("hex")
+    : undefined;
+  const file = key ? path.join(onnxCacheDir(), "encoders", `${key}.onnx`) : undefined;
+  if (file && existsSync(file)) return new Uint8Array(await readFile(file));
+  await initTfjs();
+  const artifacts = await spec.artifacts();
+  const model = isKerasModel(artifacts)
+    ? kerasToOnnx(artifacts, outputs)
+    : tfjsGraphToOnnx(artifacts, { outputs, inputSize: spec.inputSize });
+  if (file) {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFileAtomic(file, model);
+  }
+  return model;
 }

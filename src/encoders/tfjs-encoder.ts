@@ -23,6 +23,11 @@ export interface TfjsEncoderSpec {
   maxBatch: number;
   /** Reads the graph's model.json and weights from node_modules. */
   artifacts: () => Promise<tf.io.ModelArtifacts>;
+  /**
+   * What identifies those files (package@version/file): the key of the cached ONNX conversion, so a
+   * later start skips tfjs and the conversion. Absent: converted at every load.
+   */
+  artifactsId?: () => string;
 }
 
 /** The Encoder fields a built-in graph's runtimes (tfjs, onnxruntime) take from its spec. */

@@ -1,22 +1,13 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import type { DecoderPlan, LeafPlan } from "./plan.js";
 
 /** Version of the graphs' layout (names, inputs, state): bump it whenever build.ts changes what it emits. */
 export const GRAPH_FORMAT = 2;
 
-/**
- * Where built decoder graphs are kept: $CAPTIONKIT_ONNX_CACHE, else $XDG_CACHE_HOME/captionkit/onnx,
- * else ~/.cache/captionkit/onnx.
- */
-export function defaultOnnxCacheDir(): string {
-  const own = process.env.CAPTIONKIT_ONNX_CACHE;
-  if (own) return own;
-  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
-  return path.join(base, "captionkit", "onnx");
-}
+/** Where built decoder graphs are kept by default (core/paths.ts onnxCacheDir). */
+export { onnxCacheDir as defaultOnnxCacheDir } from "../../core/paths.js";
 
 /**
  * The folder of one model's graphs: `<cacheDir>/<weights sha256>/v<format>-<structure>`. The structure
