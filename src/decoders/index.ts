@@ -14,6 +14,12 @@ export { createDecoder } from "./factory.js";
 export { HeadedDecoder } from "./headed-decoder.js";
 export { imageVectorParts, imageVectors } from "./image-vectors.js";
 export {
+  createOnnxRuntime,
+  type DecoderSource,
+  OnnxDecoderRuntime,
+  type OnnxRuntimeOptions,
+} from "./onnx/index.js";
+export {
   checkBatch,
   type DecoderRuntime,
   decoderCapacity,
