@@ -35,8 +35,11 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "20" },
     memory: { type: "string" },
     "no-prior": { type: "boolean", default: false },
+    runtime: { type: "string", default: "onnx" },
   },
 });
+if (values.runtime !== "onnx" && values.runtime !== "tfjs") throw new Error("--runtime is onnx or tfjs");
+const runtime = values.runtime;
 const rounds = Number(values.rounds);
 
 function percentile(xs: number[], p: number): number {
@@ -94,6 +97,7 @@ const captioner = await loadCaptioner({
   batchSize: 32,
   ...(values.memory ? { memoryDir: values.memory } : {}),
   prior: !values["no-prior"],
+  runtime,
 });
 console.log(
   `loaded in ${(performance.now() - loadStarted).toFixed(0)} ms${captioner.reranking.label ? `, re-ranking with ${captioner.reranking.label}` : ""}`,
@@ -101,7 +105,7 @@ console.log(
 const batch = await images(32);
 const source = typeof batch[0] === "string" ? "Flickr8k val" : "synthetic";
 console.log(
-  `model ${captioner.modelName} (${modelDir}), ${source} images, tfjs wasm, 1 thread, ${rounds} rounds`,
+  `model ${captioner.modelName} (${modelDir}), ${source} images, decoder on ${runtime}, ${rounds} rounds`,
 );
 console.log(
   `machine load average at start: ${os
