@@ -1,7 +1,7 @@
 import { ptbTokenize } from "../data/ptb-tokenizer.js";
 import { UNK_ID, type Vocabulary } from "../data/vocabulary.js";
 import { type DecoderRuntime, type FeatureBatch, selectRows } from "../decoders/runtime.js";
-import type { ProposalRanker } from "../rerank/rerank.js";
+import { orderByScore, type ProposalRanker } from "../rerank/rerank.js";
 import { confidenceOf, formatCaption } from "./format.js";
 import { beamSearch, greedySearch, type Hypothesis } from "./search.js";
 import { type CaptionOptions, type CaptionResult, DEFAULT_NO_REPEAT_NGRAM } from "./types.js";
@@ -85,14 +85,17 @@ export class CaptionModel {
     const vectors = ranker ? this.runtime.imageVectors(plain) : [];
     const grid = options.attentionGrid ?? squareGrid(this.runtime.shape.regions);
     return hypotheses.map((list, image) => {
-      let ranked = list.filter((h) => !hasUnk(h));
-      if (ranker && ranked.length > 1) {
-        const proposals = ranked.map((h) => ({
-          words: this.vocabulary.decode(h.tokens),
-          logProb: h.logProb,
-        }));
-        ranked = ranker.rank(proposals, vectors[image] as Float32Array).map((i) => ranked[i] as Hypothesis);
+      const kept = list.filter((h) => !hasUnk(h));
+      // the ranking score: the search's own (log p / length^alpha), or the re-ranker's
+      let scores = kept.map((h) => h.score);
+      if (ranker && kept.length > 1) {
+        const proposals = kept.map((h) => ({ words: this.vocabulary.decode(h.tokens), logProb: h.logProb }));
+        scores = ranker.score(proposals, vectors[image] as Float32Array);
       }
+      const ranked = orderByScore(scores).map((i) => ({
+        hypothesis: kept[i] as Hypothesis,
+        score: scores[i] as number,
+      }));
       return toResult(ranked, this.vocabulary, alternatives, beam, grid);
     });
   }
@@ -122,15 +125,24 @@ export class CaptionModel {
   }
 }
 
+/**
+ * The result of an image's ranked proposals. The best one's confidence is the model's own
+ * (confidenceOf: the geometric-mean token probability). An alternative's confidence comes from the same
+ * ranking that put it below: the best's confidence times exp(its score - the best's score). So an
+ * alternative never shows more confidence than the caption ranked above it, and the alternatives come
+ * in the order of their confidences. (Without a re-ranker and with alpha 0 the factor is the ratio of
+ * the two captions' probabilities.)
+ */
 function toResult(
-  ranked: Hypothesis[],
+  ranked: Array<{ hypothesis: Hypothesis; score: number }>,
   vocabulary: Vocabulary,
   alternatives: number,
   beam: number,
   grid: [number, number] | undefined,
 ): CaptionResult {
-  const best = ranked[0];
-  if (!best) return { caption: "", confidence: 0, alternatives: [], tokens: [] };
+  const top = ranked[0];
+  if (!top) return { caption: "", confidence: 0, alternatives: [], tokens: [] };
+  const best = top.hypothesis;
   const words = vocabulary.decode(best.tokens);
   const caption = formatCaption(words);
   const result: CaptionResult = {
@@ -141,12 +153,13 @@ function toResult(
   };
   if (beam > 1) {
     const seen = new Set([caption]);
-    for (const h of ranked.slice(1)) {
+    for (const { hypothesis, score } of ranked.slice(1)) {
       if (result.alternatives.length >= alternatives) break;
-      const text = formatCaption(vocabulary.decode(h.tokens));
+      const text = formatCaption(vocabulary.decode(hypothesis.tokens));
       if (seen.has(text)) continue;
       seen.add(text);
-      result.alternatives.push({ caption: text, confidence: confidenceOf(h.tokenLogProbs) });
+      const confidence = result.confidence * Math.exp(Math.min(0, score - top.score));
+      result.alternatives.push({ caption: text, confidence });
     }
   }
   if (best.attention) {

@@ -230,6 +230,32 @@ describe("beam search on a decoder with known probabilities", () => {
   });
 });
 
+describe("confidence of the alternatives", () => {
+  beforeAll(async () => {
+    await initBackend("wasm");
+    applyWasmKernelFixes();
+  });
+
+  it("comes from the ranking: an alternative never shows more confidence than the caption above it", () => {
+    // "a" (p 0.45, 2 tokens: geometric mean 0.67) wins on probability; "b c" (p 0.385, 3 tokens) has
+    // the higher geometric mean 0.73, which the old alternatives showed beside the less confident main
+    const decoder = new TableDecoder({
+      [START_ID]: { [A]: 0.45, [B]: 0.55 },
+      [A]: { [END_ID]: 1 },
+      [B]: { [C]: 0.7, [END_ID]: 0.3 },
+      [C]: { [END_ID]: 1 },
+    });
+    const [result] = captionOn(decoder, vocabulary, oneImage(), { beam: 3 });
+    expect(result?.caption).toBe("A.");
+    expect(result?.confidence).toBeCloseTo(Math.sqrt(0.45), 5);
+    expect(result?.alternatives.map((a) => a.caption)).toEqual(["B c.", "B."]);
+    const shown = [result!.confidence, ...result!.alternatives.map((a) => a.confidence)];
+    for (let i = 1; i < shown.length; i++) expect(shown[i]).toBeLessThanOrEqual(shown[i - 1]!);
+    // best confidence x the ratio of the two captions' probabilities
+    expect(result?.alternatives[0]?.confidence).toBeCloseTo(Math.sqrt(0.45) * (0.385 / 0.45), 4);
+  });
+});
+
 describe("generation with real decoders", () => {
   const shape: DecoderShape = { vocabSize: 8, regions: 4, featureDim: 6, pooledDim: 5 };
   const configs: DecoderConfig[] = [

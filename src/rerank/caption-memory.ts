@@ -1,6 +1,6 @@
 import { normalizeParts } from "../features/normalize-parts.js";
 import { CiderReward } from "../metrics/cider-reward.js";
-import { type ProposalRanker, type RankedProposal, rankProposals } from "./rerank.js";
+import { orderByScore, type ProposalRanker, proposalScores, type RankedProposal } from "./rerank.js";
 
 /**
  * Consensus re-ranking with a caption memory (Devlin et al. 2015, "Exploring nearest neighbor
@@ -95,8 +95,13 @@ export class CaptionMemory implements ProposalRanker {
    */
   rank(proposals: readonly RankedProposal[], raw: Float32Array): number[] {
     if (proposals.length < 2) return proposals.map((_, i) => i);
+    return orderByScore(this.score(proposals, raw));
+  }
+
+  /** Each proposal's log p / length^alpha + weight x consensus. */
+  score(proposals: readonly RankedProposal[], raw: Float32Array): number[] {
     const near = this.neighbours(raw);
-    return rankProposals(proposals, this.settings.alpha, this.settings.weight, (words) =>
+    return proposalScores(proposals, this.settings.alpha, this.settings.weight, (words) =>
       this.consensus(words, near),
     );
   }

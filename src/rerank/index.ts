@@ -32,4 +32,10 @@ export {
   type SavePriorOptions,
   saveNgramPrior,
 } from "./ngram-prior-io.js";
-export { type ProposalRanker, type RankedProposal, rankProposals } from "./rerank.js";
+export {
+  orderByScore,
+  type ProposalRanker,
+  proposalScores,
+  type RankedProposal,
+  rankProposals,
+} from "./rerank.js";

@@ -1,5 +1,5 @@
 import { normalizeParts } from "../features/normalize-parts.js";
-import { type ProposalRanker, type RankedProposal, rankProposals } from "./rerank.js";
+import { orderByScore, type ProposalRanker, proposalScores, type RankedProposal } from "./rerank.js";
 
 /**
  * A model's n-gram prior: what a caption memory's consensus (caption-memory.ts) knows, learned into
@@ -165,8 +165,13 @@ export class NgramPrior implements ProposalRanker {
   /** The proposals' indices, best first, by log p / length^alpha + weight x agreement. */
   rank(proposals: readonly RankedProposal[], raw: Float32Array): number[] {
     if (proposals.length < 2) return proposals.map((_, i) => i);
+    return orderByScore(this.score(proposals, raw));
+  }
+
+  /** Each proposal's log p / length^alpha + weight x agreement. */
+  score(proposals: readonly RankedProposal[], raw: Float32Array): number[] {
     const prediction = this.predict(raw);
-    return rankProposals(proposals, this.settings.alpha, this.settings.weight, (words) =>
+    return proposalScores(proposals, this.settings.alpha, this.settings.weight, (words) =>
       this.agreement(words, prediction),
     );
   }

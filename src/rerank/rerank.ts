@@ -5,11 +5,34 @@ export interface RankedProposal {
 }
 
 /**
- * Re-orders an image's beam proposals using the image's vector (the decoder's imageVectors row): a
- * caption memory (caption-memory.ts) or a model's n-gram prior (ngram-prior.ts).
+ * Scores an image's beam proposals using the image's vector (the decoder's imageVectors row): a
+ * caption memory (caption-memory.ts) or a model's n-gram prior (ngram-prior.ts). Higher is better; the
+ * caption model ranks by these scores and derives the alternatives' confidences from them.
  */
 export interface ProposalRanker {
-  rank(proposals: readonly RankedProposal[], vector: Float32Array): number[];
+  /** Each proposal's ranking score, in the given order. */
+  score(proposals: readonly RankedProposal[], vector: Float32Array): number[];
+}
+
+/** Scores as log p / words^alpha + weight x agreement(words). */
+export function proposalScores(
+  proposals: readonly RankedProposal[],
+  alpha: number,
+  weight: number,
+  agreement: (words: readonly string[]) => number,
+): number[] {
+  return proposals.map(
+    (p) =>
+      p.logProb / Math.max(1, p.words.length) ** alpha + (weight === 0 ? 0 : weight * agreement(p.words)),
+  );
+}
+
+/** Indices, best score first; ties keep the given order (so equal scores leave the beam's order). */
+export function orderByScore(scores: readonly number[]): number[] {
+  return scores
+    .map((score, i) => [score, i] as const)
+    .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+    .map(([, i]) => i);
 }
 
 /**
@@ -23,12 +46,5 @@ export function rankProposals(
   agreement: (words: readonly string[]) => number,
 ): number[] {
   if (proposals.length < 2) return proposals.map((_, i) => i);
-  const scores = proposals.map(
-    (p) =>
-      p.logProb / Math.max(1, p.words.length) ** alpha + (weight === 0 ? 0 : weight * agreement(p.words)),
-  );
-  return scores
-    .map((score, i) => [score, i] as const)
-    .sort((a, b) => b[0] - a[0] || a[1] - b[1])
-    .map(([, i]) => i);
+  return orderByScore(proposalScores(proposals, alpha, weight, agreement));
 }
