@@ -36,6 +36,7 @@ describe("native matrix products (onnxruntime-node)", () => {
   beforeAll(async () => {
     await initBackend("cpu");
     await initBackend("wasm");
+    await enableNativeMatMul(); // what initTfjs("wasm", { nativeMatMul: true }) does for training
     applyWasmKernelFixes();
   });
   beforeEach(() => {
@@ -48,7 +49,7 @@ describe("native matrix products (onnxruntime-node)", () => {
     tf.setBackend("wasm");
   });
 
-  it("is enabled by initBackend('wasm') and the pinned binding has the shape we call", async () => {
+  it("is enabled for training and the pinned binding has the shape we call", async () => {
     expect(nativeMatMulStatus().enabled).toBe(true);
     expect(await enableNativeMatMul()).toBe(true);
     // The private binding of onnxruntime-node: if this fails after an upgrade, native-matmul.ts must be
