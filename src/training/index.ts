@@ -21,7 +21,6 @@ export { decoderFromCheckpoint, exportCheckpoint } from "./export.js";
 export { maskedCrossEntropy } from "./loss.js";
 export { Adam, clipByGlobalNorm, learningRateAt } from "./optimizer.js";
 export { captionWords, prepareTrainData } from "./prepare.js";
-export { decodeWords, exportTrainedModel, type RunTrainingOptions, runTraining } from "./run.js";
 export {
   checkRecipe,
   type RecipeOptions,
@@ -31,6 +30,7 @@ export {
   runRecipe,
 } from "./recipe.js";
 export { DEFAULT_RECIPE } from "./recipe-default.js";
+export { decodeWords, exportTrainedModel, type RunTrainingOptions, runTraining } from "./run.js";
 export { runScst } from "./scst.js";
 export { type TrainData, type TrainerParts, type TrainResult, trainCrossEntropy } from "./trainer.js";
 export { type GradientWorkers, startGradientWorkers } from "./workers.js";
