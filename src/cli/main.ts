@@ -10,6 +10,7 @@ import { register as features } from "./commands/features.js";
 import { register as index } from "./commands/index.js";
 import { register as memory } from "./commands/memory.js";
 import { register as prior } from "./commands/prior.js";
+import { register as reproduce } from "./commands/reproduce.js";
 import { register as score } from "./commands/score.js";
 import { register as search } from "./commands/search.js";
 import { register as serve } from "./commands/serve.js";
@@ -25,6 +26,7 @@ const commands = [
   ensemble,
   memory,
   prior,
+  reproduce,
   caption,
   evaluate,
   score,

@@ -21,6 +21,15 @@ export { decoderFromCheckpoint, exportCheckpoint } from "./export.js";
 export { maskedCrossEntropy } from "./loss.js";
 export { Adam, clipByGlobalNorm, learningRateAt } from "./optimizer.js";
 export { captionWords, prepareTrainData } from "./prepare.js";
+export {
+  checkRecipe,
+  type RecipeOptions,
+  type RecipeResult,
+  type RecipeStep,
+  recipeStatus,
+  runRecipe,
+} from "./recipe.js";
+export { DEFAULT_RECIPE } from "./recipe-default.js";
 export { decodeWords, exportTrainedModel, type RunTrainingOptions, runTraining } from "./run.js";
 export { runScst } from "./scst.js";
 export { type TrainData, type TrainerParts, type TrainResult, trainCrossEntropy } from "./trainer.js";

@@ -171,6 +171,7 @@ async function openVectorSource(options: BuildMemoryOptions, batchSize: number):
     batchSize,
     mirror: false,
     prior: false,
+    runtime: "tfjs", // as above: the parts' widths come from the tfjs decoder
   });
   return {
     parts: imageVectorParts(captioner.model.decoder!),

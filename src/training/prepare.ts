@@ -56,7 +56,7 @@ export async function prepareTrainData(
   const dirs = typeof data.features === "string" ? [data.features] : data.features;
   if (dirs.length === 0) {
     throw new Error(
-      "training config needs data.features: run `captionkit features` first and point to its --out",
+      "training config needs data.features: pass data.features=<dir>, a store folder written by `captionkit features` (presets hold no cache paths)",
     );
   }
   const common = { images: data.images, checkImages: false };

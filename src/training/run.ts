@@ -54,6 +54,8 @@ export interface RunTrainingOptions {
   log?: (line: string) => void;
   /** Progress of each stage (the CLI passes a terminal bar). Default: none. */
   progress?: ProgressFactory;
+  /** Called after every cross-entropy step (after any checkpoint); a throw stops the run like a kill. */
+  onStep?: (step: number, loss: number) => void;
 }
 
 export interface RunTrainingResult extends TrainResult {
@@ -119,6 +121,7 @@ export async function runTraining(
       log,
       workers,
       ...(options.progress ? { progress: options.progress } : {}),
+      ...(options.onStep ? { onStep: options.onStep } : {}),
     });
     if (config.scst.enabled) {
       ({ kept: scstKept } = await runScst({

@@ -1,10 +1,8 @@
 import type { Command } from "commander";
 import { z } from "zod";
-import { loadCaptionModel } from "../../model/load.js";
-import { loadCaptionMemory } from "../../rerank/memory-io.js";
 import { DEFAULT_PRIOR_SETTINGS } from "../../rerank/ngram-prior.js";
-import { fitNgramPrior } from "../../rerank/ngram-prior-fit.js";
-import { PRIOR_FILE, PRIOR_WEIGHTS_FILE, saveNgramPrior } from "../../rerank/ngram-prior-io.js";
+import { PRIOR_FILE, PRIOR_WEIGHTS_FILE } from "../../rerank/ngram-prior-io.js";
+import { writeNgramPrior } from "../../training/prior-build.js";
 import { parseFlags } from "../flags.js";
 import { addRerankOptions, rerankFlagFields } from "../rerank-flags.js";
 
@@ -35,33 +33,15 @@ export function register(program: Command): void {
     async (rawFlags: Record<string, unknown>) => {
       const flags = parseFlags(flagsSchema, rawFlags);
       const started = performance.now();
-      const loaded = await loadCaptionMemory(flags.memory);
-      const model = await loadCaptionModel(flags.model, { ranking: "none" });
-      const { name, encoder, weightsDigest: weights } = model.info;
-      model.dispose();
-      if (loaded.model !== name || loaded.encoder !== encoder)
-        throw new Error(
-          `caption memory ${flags.memory} was built for model ${loaded.model} (${loaded.encoder}), not ${name} (${encoder}) in ${flags.model}`,
-        );
-      const { data } = loaded.memory;
-      const prior = fitNgramPrior(data, {
+      const written = await writeNgramPrior({
+        memory: flags.memory,
+        model: flags.model,
         minPhotos: flags.minPhotos,
         ridge: flags.ridge,
         settings: { weight: flags.weight, alpha: flags.alpha },
       });
-      await saveNgramPrior(flags.model, prior, {
-        model: name,
-        encoder,
-        weights,
-        source: {
-          memory: loaded.source,
-          photos: prior.photos,
-          minPhotos: flags.minPhotos,
-          ridge: flags.ridge,
-        },
-      });
       process.stderr.write(
-        `n-gram prior for ${name}: ${prior.ngrams.length} n-grams from ${prior.photos} photos, in ${flags.model}/${PRIOR_FILE} (${((performance.now() - started) / 1000).toFixed(0)} s)\n`,
+        `n-gram prior for ${written.model}: ${written.ngrams} n-grams from ${written.photos} photos, in ${flags.model}/${PRIOR_FILE} (${((performance.now() - started) / 1000).toFixed(0)} s)\n`,
       );
     },
   );
