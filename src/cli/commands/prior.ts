@@ -1,10 +1,7 @@
 import type { Command } from "commander";
 import { z } from "zod";
-import { loadCaptionModel } from "../../model/load.js";
-import { loadCaptionMemory } from "../../rerank/memory-io.js";
 import { DEFAULT_PRIOR_SETTINGS } from "../../rerank/ngram-prior.js";
-import { fitNgramPrior } from "../../rerank/ngram-prior-fit.js";
-import { PRIOR_FILE, PRIOR_WEIGHTS_FILE, saveNgramPrior } from "../../rerank/ngram-prior-io.js";
+import { PRIOR_FILE, PRIOR_WEIGHTS_FILE } from "../../rerank/ngram-prior-io.js";
 import { parseFlags } from "../flags.js";
 import { addRerankOptions, rerankFlagFields } from "../rerank-flags.js";
 
@@ -35,6 +32,13 @@ export function register(program: Command): void {
     async (rawFlags: Record<string, unknown>) => {
       const flags = parseFlags(flagsSchema, rawFlags);
       const started = performance.now();
+      const [{ loadCaptionMemory }, { fitNgramPrior }, { saveNgramPrior }, { loadCaptionModel }] =
+        await Promise.all([
+          import("../../rerank/memory-io.js"),
+          import("../../rerank/ngram-prior-fit.js"),
+          import("../../rerank/ngram-prior-io.js"),
+          import("../../model/load.js"),
+        ]);
       const loaded = await loadCaptionMemory(flags.memory);
       const model = await loadCaptionModel(flags.model, { ranking: "none" });
       const { name, encoder, weightsDigest: weights } = model.info;
