@@ -206,19 +206,21 @@ export class ImageCaptioner implements Captioner {
   ): Promise<{ errors: Array<Error | undefined>; views: FeatureBatch[] }> {
     let t0 = performance.now();
     const { size, normalization, fit } = this.preprocessing;
+    const per = size * size * 3;
+    // [plain images | their mirror images]: one encoder call for both views, decoded in place
+    const all = new Float32Array(viewCount * batch.length * per);
     const prepared = await preprocessBatch(batch, {
       ...(maxPixels === undefined ? {} : { maxPixels }),
       size,
       normalization,
       fit,
+      out: all,
     });
     const ok = batch.flatMap((_, i) => (prepared.errors[i] ? [] : [i]));
-    const per = size * size * 3;
-    // [plain images | their mirror images]: one encoder call for both views
-    const pixels = new Float32Array(viewCount * ok.length * per);
     ok.forEach((i, row) => {
-      pixels.set(prepared.data.subarray(i * per, (i + 1) * per), row * per);
+      if (i !== row) all.copyWithin(row * per, i * per, (i + 1) * per);
     });
+    const pixels = all.subarray(0, viewCount * ok.length * per);
     if (viewCount === 2) mirrorInto(pixels, ok.length, size, pixels.subarray(ok.length * per));
     timings.preprocess += performance.now() - t0;
     if (ok.length === 0) return { errors: prepared.errors, views: [] };

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { loadDataset } from "../data/load.js";
 import type { CaptionDataset } from "../data/types.js";
 
 /** The dataset flags as commander parses them (camelCased). */
@@ -57,6 +56,7 @@ export async function loadDatasetFromOptions(
   const file = spec ?? options.dataset;
   if (!file)
     throw new Error("no dataset given: pass --dataset FILE (e.g. ../shared/datasets/flickr8k/captions.tsv)");
+  const { loadDataset } = await import("../data/load.js");
   return loadDataset(file, {
     ...(options.images === undefined ? {} : { images: options.images }),
     split: options.split ?? "all",

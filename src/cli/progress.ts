@@ -1,6 +1,9 @@
-import { MultiBar } from "cli-progress";
-
+import { createRequire } from "node:module";
+import type * as CliProgress from "cli-progress";
 import type { Progress as LibraryProgress } from "../core/progress.js";
+
+// Required on first use (a bar is drawn at most once per run): every command imports this module.
+const require = createRequire(import.meta.url);
 
 /** The library's progress report, plus printing a line above the bar. */
 export interface Progress extends LibraryProgress {
@@ -30,6 +33,7 @@ export function startProgress(label: string, total: number, options: ProgressOpt
   if (options.hidden || !stream.isTTY || total < (options.minTotal ?? 4)) {
     return { increment() {}, log: (text) => void stream.write(text), stop() {} };
   }
+  const { MultiBar } = require("cli-progress") as typeof CliProgress;
   const bars = new MultiBar({
     format: `${label} [{bar}] {percentage}% {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted}`,
     stream: stream as NodeJS.WritableStream,

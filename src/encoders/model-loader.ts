@@ -2,7 +2,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { tf } from "../tfjs/backend.js";
+import type { tf } from "../tfjs/backend.js";
+
+/** tfjs on first use: the built-in encoder specs (builtin.ts) import this module, and listing them must stay cheap. */
+async function loadTf(): Promise<typeof tf> {
+  return (await import("../tfjs/backend.js")).tf;
+}
 
 /** The parts of a tfjs-converter model.json this loader reads or patches. */
 export interface ModelJson {
@@ -58,7 +63,7 @@ export function diskIOHandler(
   return {
     load: async () => {
       patch?.(json);
-      return tf.io.getModelArtifactsForJSON(json as tf.io.ModelJSON, async (manifest) => {
+      return (await loadTf()).io.getModelArtifactsForJSON(json as tf.io.ModelJSON, async (manifest) => {
         const specs: tf.io.WeightsManifestEntry[] = [];
         const buffers: ArrayBuffer[] = [];
         for (const group of manifest) {
@@ -94,7 +99,8 @@ export async function loadGraphModelFromFile(
   jsonPath: string,
   patch?: (json: ModelJson) => void,
 ): Promise<tf.GraphModel> {
-  return tf.loadGraphModel(tf.io.fromMemory(await loadArtifactsFromFile(jsonPath, patch)));
+  const tfjs = await loadTf();
+  return tfjs.loadGraphModel(tfjs.io.fromMemory(await loadArtifactsFromFile(jsonPath, patch)));
 }
 
 /**
@@ -114,7 +120,8 @@ export async function loadNsfwjsArtifacts(modelDir: string): Promise<tf.io.Model
 
 /** An nsfwjs model as a tfjs GraphModel (see loadNsfwjsArtifacts). */
 export async function loadNsfwjsModel(modelDir: string): Promise<tf.GraphModel> {
-  return tf.loadGraphModel(tf.io.fromMemory(await loadNsfwjsArtifacts(modelDir)));
+  const tfjs = await loadTf();
+  return tfjs.loadGraphModel(tfjs.io.fromMemory(await loadNsfwjsArtifacts(modelDir)));
 }
 
 /**

@@ -1,28 +1,19 @@
 import { builtinEncoders } from "./builtin.js";
 import { ColourEncoder, parseColourEncoderName } from "./colour-encoder.js";
 import { ConcatEncoder } from "./concat-encoder.js";
+import { DEFAULT_ENCODER_RUNTIME, ENCODER_RUNTIMES, type EncoderRuntime, encoderNames } from "./names.js";
 import { OnnxEncoder } from "./onnx-encoder.js";
 import { OnnxGraphEncoder } from "./onnx-graph-encoder.js";
 import { type TfjsEncoderSpec, TfjsGraphEncoder } from "./tfjs-encoder.js";
 import type { Encoder } from "./types.js";
 
-/** What runs the built-in encoders: onnxruntime-node (graph converted at load) or tfjs wasm. */
-export const ENCODER_RUNTIMES = ["onnx", "tfjs"] as const;
-export type EncoderRuntime = (typeof ENCODER_RUNTIMES)[number];
-/** onnx: several times faster than tfjs wasm on the CPU, same outputs within float rounding. */
-export const DEFAULT_ENCODER_RUNTIME: EncoderRuntime = "onnx";
+export { DEFAULT_ENCODER_RUNTIME, ENCODER_RUNTIMES, type EncoderRuntime, encoderNames };
 
 export interface CreateEncoderOptions {
   /** Runtime of the built-in encoders (default onnx); `onnx:` folders always run on onnxruntime. */
   runtime?: EncoderRuntime;
   /** onnxruntime intra-op threads (0 = all cores); 1 inside extraction workers. */
   onnxThreads?: number;
-}
-
-/** Registry names accepted by createEncoder (besides `a+b` joins and `onnx:<folder>`). */
-export function encoderNames(): string[] {
-  // colour_<size> takes any size that 7 divides; these two match the CNN encoders' inputs
-  return [...Object.keys(builtinEncoders), "colour_224", "colour_448"];
 }
 
 function describeValidNames(): string {

@@ -1,11 +1,11 @@
 import { mkdir, readFile } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { removeStaleTemps, writeFileAtomic } from "../core/atomic.js";
 import { createEncoder, type EncoderRuntime } from "../encoders/registry.js";
 import { DEFAULT_FIT } from "../image/index.js";
 import { chunkImages, type ImageRef } from "./chunk.js";
 import { readChunkIndex } from "./chunk-index.js";
+import { DEFAULT_EXTRACT_WORKERS } from "./defaults.js";
 import {
   chunkCount,
   type FeatureDtype,
@@ -21,14 +21,6 @@ import {
   storeIndexSchema,
 } from "./format.js";
 import { runChunksInline, runChunksInWorkers } from "./pool.js";
-
-/**
- * Default worker count: one worker per core, each encoder on one onnxruntime thread (or its own
- * single-threaded tfjs wasm backend). Measured on 2 cores with onnxruntime (docs/results/features.md):
- * 2 workers 60.5 / 112 images/s (mobilenet_v2_mid / centernet_224) vs one main-thread encoder with 2
- * onnxruntime threads 50.8 / 112, and intra-op threads stall when another process holds a core.
- */
-export const DEFAULT_EXTRACT_WORKERS = os.availableParallelism();
 
 export interface ExtractOptions {
   /** Images in store order (dataset order). Ids must be unique. */

@@ -1,9 +1,7 @@
 import { readFile } from "node:fs/promises";
 import sharp, { type FailOnOptions, type Metadata, type Sharp } from "sharp";
 import { BUFFER_NAME, fromSharpError, ImageError } from "./errors.js";
-
-/** Refuse images above 40 megapixels unless told otherwise: a 10,000 x 4,000 photo still passes. */
-export const DEFAULT_MAX_PIXELS = 40_000_000;
+import { DEFAULT_MAX_PIXELS } from "./limits.js";
 
 /** White, because captions describe what a viewer sees and viewers show transparency on white. */
 export const ALPHA_BACKGROUND = { r: 255, g: 255, b: 255 } as const;

@@ -12,12 +12,12 @@ export {
 } from "./augment.js";
 export {
   ALPHA_BACKGROUND,
-  DEFAULT_MAX_PIXELS,
   type DecodeOptions,
   type ProbedImage,
   probeImage,
 } from "./decode.js";
 export { BUFFER_NAME, IMAGE_ERROR_CODES, ImageError, type ImageErrorCode, isImageError } from "./errors.js";
+export { DEFAULT_MAX_PIXELS } from "./limits.js";
 export { BYTE_RANGE, type Normalization, SIGNED_UNIT_RANGE, UNIT_RANGE } from "./normalization.js";
 export {
   type BatchOptions,

@@ -10,9 +10,14 @@ export {
   DEFAULT_METHOD,
   type OpenPhotoSearchOptions,
   openPhotoSearch,
-  RANKING_METHODS,
 } from "./photo-search.js";
 export type { ImageFeatures, IndexPipeline, ProcessedImage } from "./pipeline.js";
 export type { CaptionScorer } from "./rankers/generative.js";
 export { evaluateSimilarity, type RetrievalScores } from "./retrieval-metrics.js";
-export type { PhotoSearch, RankingMethod, SearchOptions, SearchResult } from "./types.js";
+export {
+  type PhotoSearch,
+  RANKING_METHODS,
+  type RankingMethod,
+  type SearchOptions,
+  type SearchResult,
+} from "./types.js";

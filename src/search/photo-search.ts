@@ -8,14 +8,19 @@ import { EmbeddingRanker } from "./rankers/embedding.js";
 import { type Ranked, rankFullText } from "./rankers/fts.js";
 import { reciprocalRankFusion } from "./rankers/fusion.js";
 import { type CaptionScorer, GENERATIVE_MIN_SCORE } from "./rankers/generative.js";
-import type { PhotoSearch, RankingMethod, SearchAnswer, SearchOptions } from "./types.js";
+import {
+  type PhotoSearch,
+  RANKING_METHODS,
+  type RankingMethod,
+  type SearchAnswer,
+  type SearchOptions,
+} from "./types.js";
 
 /**
  * Best method measured on Flickr8k val (docs/results/search.md): the joint embedding. fts, fusion and
  * generative depend on the caption model and had no trained model to be measured with yet.
  */
 export const DEFAULT_METHOD: RankingMethod = "embedding";
-export const RANKING_METHODS: readonly RankingMethod[] = ["fts", "generative", "embedding", "fusion"];
 
 export interface OpenPhotoSearchOptions {
   /** Joint-embedding model folder. Default: the one the index was built with, else models/embedding. */

@@ -1,4 +1,6 @@
 export type RankingMethod = "fts" | "generative" | "embedding" | "fusion";
+/** Here, not in photo-search.ts, so the CLI can list them without loading better-sqlite3. */
+export const RANKING_METHODS: readonly RankingMethod[] = ["fts", "generative", "embedding", "fusion"];
 
 export interface SearchResult {
   /** The image's id in the index (PhotoSearch.imagePath resolves it). */

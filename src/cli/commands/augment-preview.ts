@@ -1,8 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
-import { parseAugmentConfig } from "../../image/augment.js";
 import type { Fit } from "../../image/preprocess.js";
-import { augmentPreview } from "../../image/preview.js";
 
 interface PreviewFlags {
   out: string;
@@ -61,6 +59,10 @@ export function register(program: Command): void {
     )
     .option("--max-pixels <n>", "refuse images larger than this many pixels (default 40000000)")
     .action(async (image: string, flags: PreviewFlags) => {
+      const [{ parseAugmentConfig }, { augmentPreview }] = await Promise.all([
+        import("../../image/augment.js"),
+        import("../../image/preview.js"),
+      ]);
       const config = parseAugmentConfig(await readConfig(flags.config));
       const { png, columns, rows } = await augmentPreview(image, {
         count: wholeNumber("--count", flags.count, 1, 99),

@@ -1,22 +1,12 @@
 import type { Command } from "commander";
 import { z } from "zod";
-import {
-  type AltTextRecord,
-  CSV_HEADER,
-  captionFiles,
-  expandInputs,
-  formatCsvRow,
-  formatText,
-  keptNote,
-  loadModel,
-  type ModelLoadOptions,
-  OUTPUT_FORMATS,
-  planBatch,
-  ResultsLog,
-} from "../../alttext/index.js";
-import { ObjectTagger } from "../../alttext/object-tagger.js";
+// Light modules only at the top: `captionkit caption --help` must not load tfjs, onnxruntime or sharp.
+import type { ModelLoadOptions } from "../../alttext/captioner.js";
+import { CSV_HEADER, formatCsvRow, formatText, keptNote, OUTPUT_FORMATS } from "../../alttext/format.js";
+import type { ObjectTagger } from "../../alttext/object-tagger.js";
+import type { AltTextRecord } from "../../alttext/types.js";
 import type { Captioner } from "../../generation/types.js";
-import { DEFAULT_MAX_PIXELS } from "../../image/index.js";
+import { DEFAULT_MAX_PIXELS } from "../../image/limits.js";
 import { parseFlags } from "../flags.js";
 import { startProgress } from "../progress.js";
 import { RUNTIME_OPTION, runtimeFlagField } from "../rerank-flags.js";
@@ -65,6 +55,11 @@ export interface CaptionSummary {
   kept: number;
 }
 
+async function loadObjectTagger(): Promise<ObjectTagger> {
+  const { ObjectTagger } = await import("../../alttext/object-tagger.js");
+  return ObjectTagger.create();
+}
+
 /** The whole command minus argument parsing; tests call it with a fake captioner. */
 export async function runCaption(
   inputs: string[],
@@ -72,6 +67,11 @@ export async function runCaption(
   io: CaptionCommandIo,
 ): Promise<CaptionSummary> {
   const options = parseFlags(optionsSchema, rawOptions);
+  const [{ expandInputs }, { ResultsLog }, { captionFiles, planBatch }] = await Promise.all([
+    import("../../alttext/inputs.js"),
+    import("../../alttext/results-log.js"),
+    import("../../alttext/batch.js"),
+  ]);
   const paths = await expandInputs(inputs, { recursive: options.recursive });
   if (paths.length === 0) {
     throw new Error(
@@ -112,7 +112,7 @@ export async function runCaption(
     ...(options.prior === undefined ? {} : { prior: options.prior }),
     ...(options.runtime === undefined ? {} : { runtime: options.runtime }),
   });
-  const tagger = options.objects ? await (io.loadTagger ?? ObjectTagger.create)() : undefined;
+  const tagger = options.objects ? await (io.loadTagger ?? loadObjectTagger)() : undefined;
   // Results streaming to the terminal are progress enough; a bar between them would garble them.
   const streaming = !log && options.format !== "json";
   const progress = startProgress("captioning", todo.length, {
@@ -242,7 +242,8 @@ export function register(program: Command): void {
     )
     .action(async (inputs: string[], flags: CaptionCommandOptions) => {
       const summary = await runCaption(inputs, flags, {
-        loadCaptioner: loadModel,
+        loadCaptioner: async (modelDir, options) =>
+          (await import("../../alttext/captioner.js")).loadModel(modelDir, options),
         stdout: (text) => process.stdout.write(text),
         stderr: (text) => process.stderr.write(text),
         terminal: {

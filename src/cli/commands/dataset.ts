@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { type DatasetStats, datasetStats } from "../../data/stats.js";
+import type { DatasetStats } from "../../data/stats.js";
 import { addDatasetOptions, type DatasetCliOptions, loadDatasetFromOptions } from "../dataset-options.js";
 
 interface StatsOptions extends DatasetCliOptions {
@@ -21,6 +21,7 @@ export function register(program: Command): void {
       if (!Number.isInteger(minCount) || minCount < 1) {
         throw new Error(`--min-count must be a whole number of at least 1, got "${options.minCount}"`);
       }
+      const { datasetStats } = await import("../../data/stats.js");
       const result = datasetStats(await loadDatasetFromOptions(options, spec), { minCount });
       process.stdout.write(
         options.format === "json" ? `${JSON.stringify(result, null, 2)}\n` : formatStats(result),

@@ -1,6 +1,5 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { saveEnsemble } from "../../model/ensemble.js";
 
 interface EnsembleFlags {
   out: string;
@@ -34,6 +33,7 @@ export function register(program: Command): void {
         "caption, evaluate and serve take the folder like any model. Decoding costs the sum of the members.",
     )
     .action(async (models: string[], flags: EnsembleFlags) => {
+      const { saveEnsemble } = await import("../../model/ensemble.js");
       await saveEnsemble(flags.out, models, {
         name: flags.name ?? path.basename(path.resolve(flags.out)),
         ...(flags.encoder ? { encoder: flags.encoder } : {}),

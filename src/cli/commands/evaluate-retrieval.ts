@@ -1,10 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { z } from "zod";
-import { evaluateRetrievalSet, type MethodScores } from "../../search/evaluate.js";
-import { buildRetrievalSet } from "../../search/evaluate-data.js";
-import { DEFAULT_EMBEDDING_DIR, loadEmbeddingWithId, RANKING_METHODS } from "../../search/index.js";
-import type { RankingMethod } from "../../search/types.js";
+import { defaultEmbeddingDir } from "../../core/paths.js";
+import type { MethodScores } from "../../search/evaluate.js";
+import { RANKING_METHODS, type RankingMethod } from "../../search/types.js";
 import { parseFlags } from "../flags.js";
 
 const optionsSchema = z
@@ -16,7 +15,7 @@ const optionsSchema = z
       error: "--features is required: the cache folder written by `captionkit features`",
     }),
     methods: z.string().default(RANKING_METHODS.join(",")),
-    embeddingModel: z.string().default(DEFAULT_EMBEDDING_DIR),
+    embeddingModel: z.string().default(defaultEmbeddingDir()),
     model: z.string().optional(),
     generativeCandidates: z.coerce.number().int().min(1).max(1000).default(50),
     captionsPerImage: z.coerce.number().int().min(1).optional(),
@@ -38,8 +37,13 @@ export async function runEvaluateRetrieval(
     throw new Error(`unknown method ${unknown.join(", ")}; use ${RANKING_METHODS.join(", ")}`);
   const needEmbedding = methods.some((m) => m !== "fts");
   const needCaptions = methods.some((m) => m !== "embedding");
+  const { loadEmbeddingWithId } = await import("../../search/models.js");
   const embedding = needEmbedding ? (await loadEmbeddingWithId(options.embeddingModel)).model : undefined;
   const log = (line: string) => io.stderr(`${line}\n`);
+  const [{ buildRetrievalSet }, { evaluateRetrievalSet }] = await Promise.all([
+    import("../../search/evaluate-data.js"),
+    import("../../search/evaluate.js"),
+  ]);
   const { set, dispose } = await buildRetrievalSet({
     ...options,
     embedding,
@@ -89,7 +93,7 @@ export function register(program: Command): void {
       "feature cache folder (from `captionkit features`); nothing is re-encoded",
     )
     .option("--methods <list>", `comma-separated: ${RANKING_METHODS.join(",")}`, RANKING_METHODS.join(","))
-    .option("--embedding-model <dir>", "joint-embedding model folder", DEFAULT_EMBEDDING_DIR)
+    .option("--embedding-model <dir>", "joint-embedding model folder", defaultEmbeddingDir())
     .option("--model <dir>", "caption model folder (fts, fusion, generative); default: the shipped model")
     .option(
       "--generative-candidates <n>",

@@ -1,6 +1,4 @@
 import type { Command } from "commander";
-import { evaluateModel } from "../../evaluation/evaluate.js";
-import { parseMetricList } from "../../metrics/score.js";
 import { startProgress } from "../progress.js";
 import { parseRuntime, RUNTIME_OPTION } from "../rerank-flags.js";
 
@@ -74,6 +72,10 @@ export function register(program: Command): void {
         throw new Error(`--length-alpha must be a number from 0 to 2, got "${flags.lengthAlpha}"`);
       let progress: ReturnType<typeof startProgress> | undefined;
       let last = 0;
+      const [{ evaluateModel }, { parseMetricList }] = await Promise.all([
+        import("../../evaluation/evaluate.js"),
+        import("../../metrics/score.js"),
+      ]);
       const result = await evaluateModel({
         modelDir: flags.model,
         dataset: flags.dataset,

@@ -1,7 +1,5 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { initTfjs } from "../../tfjs/init.js";
-import { exportCheckpoint } from "../../training/export.js";
 
 interface ExportFlags {
   out: string;
@@ -26,6 +24,10 @@ export function register(program: Command): void {
         "The run's first feature cache (data.features in its config) must exist: preprocessing is read from it.",
     )
     .action(async (checkpoint: string, flags: ExportFlags) => {
+      const [{ initTfjs }, { exportCheckpoint }] = await Promise.all([
+        import("../../tfjs/init.js"),
+        import("../../training/export.js"),
+      ]);
       await initTfjs();
       await exportCheckpoint(checkpoint, flags.out, { name: flags.name });
       process.stdout.write(`${path.resolve(flags.out)}\n`);

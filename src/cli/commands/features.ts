@@ -4,8 +4,8 @@ import {
   ENCODER_RUNTIMES,
   type EncoderRuntime,
   encoderNames,
-} from "../../encoders/registry.js";
-import { DEFAULT_EXTRACT_WORKERS, extractFeatures } from "../../features/extract.js";
+} from "../../encoders/names.js";
+import { DEFAULT_EXTRACT_WORKERS } from "../../features/defaults.js";
 import type { FeatureDtype } from "../../features/format.js";
 import { addDatasetOptions, type DatasetCliOptions, loadDatasetFromOptions } from "../dataset-options.js";
 import { startProgress } from "../progress.js";
@@ -71,6 +71,7 @@ export function register(program: Command): void {
           ? DEFAULT_EXTRACT_WORKERS
           : wholeNumber("--workers", options.workers, 0);
       const dataset = await loadDatasetFromOptions(options);
+      const { extractFeatures } = await import("../../features/extract.js");
       const images = dataset.images.map((image) => ({ id: image.id, path: image.path }));
       const controller = new AbortController();
       const onSigint = () => controller.abort();

@@ -1,13 +1,9 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import { loadCaptioner } from "../../captioner/captioner.js";
+import { defaultEmbeddingDir } from "../../core/paths.js";
 import { isImageError } from "../../image/errors.js";
-import { openDatabase } from "../../search/db/schema.js";
-import { PhotoStore } from "../../search/db/store.js";
-import { DefaultPipeline } from "../../search/default-pipeline.js";
-import { type IndexSummary, indexFolder } from "../../search/indexer.js";
-import { DEFAULT_EMBEDDING_DIR, loadEmbeddingWithId } from "../../search/models.js";
+import type { IndexSummary } from "../../search/indexer.js";
 import type { IndexPipeline } from "../../search/pipeline.js";
 import { parseFlags } from "../flags.js";
 import { type Progress, startProgress } from "../progress.js";
@@ -19,7 +15,7 @@ const optionsSchema = z
     recursive: z.boolean().default(false),
     model: z.string().optional(),
     runtime: runtimeFlagField,
-    embeddingModel: z.string().default(DEFAULT_EMBEDDING_DIR),
+    embeddingModel: z.string().default(defaultEmbeddingDir()),
     batch: z.coerce.number().int().min(1).max(256).default(16),
   })
   .strict();
@@ -39,6 +35,11 @@ export interface IndexCommandIo {
 
 export const defaultIndexIo: IndexCommandIo = {
   async createPipeline({ model, embeddingModel, runtime }) {
+    const [{ loadCaptioner }, { DefaultPipeline }, { loadEmbeddingWithId }] = await Promise.all([
+      import("../../captioner/captioner.js"),
+      import("../../search/default-pipeline.js"),
+      import("../../search/models.js"),
+    ]);
     const captioner = await loadCaptioner({
       ...(model ? { modelDir: model } : {}),
       ...(runtime ? { runtime } : {}),
@@ -61,6 +62,11 @@ export async function runIndex(
     embeddingModel: options.embeddingModel,
     ...(options.runtime ? { runtime: options.runtime } : {}),
   });
+  const [{ openDatabase }, { PhotoStore }, { indexFolder }] = await Promise.all([
+    import("../../search/db/schema.js"),
+    import("../../search/db/store.js"),
+    import("../../search/indexer.js"),
+  ]);
   const store = new PhotoStore(openDatabase(options.db));
   let progress: Progress | undefined;
   let shown = 0;
@@ -101,7 +107,7 @@ export function register(program: Command): void {
     .option("--recursive", "include subfolders", false)
     .option("--model <dir>", "caption model folder (default: the shipped model)")
     .option(...RUNTIME_OPTION)
-    .option("--embedding-model <dir>", "joint-embedding model folder", DEFAULT_EMBEDDING_DIR)
+    .option("--embedding-model <dir>", "joint-embedding model folder", defaultEmbeddingDir())
     .option("--batch <n>", "images per batch and per transaction", "16")
     .action(async (folder: string, options: IndexCommandOptions) => {
       const summary = await runIndex(folder, options, defaultIndexIo);

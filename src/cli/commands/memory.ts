@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { DEFAULT_MEMORY_SETTINGS } from "../../rerank/caption-memory.js";
-import { writeCaptionMemory } from "../../training/memory-build.js";
 import { parseFlags } from "../flags.js";
 import { type Progress, startProgress } from "../progress.js";
 import { addRerankOptions, rerankFlagFields } from "../rerank-flags.js";
@@ -49,6 +48,7 @@ export function register(program: Command): void {
       let progress: Progress | undefined;
       let shown = 0;
       const started = performance.now();
+      const { writeCaptionMemory } = await import("../../training/memory-build.js");
       const built = await writeCaptionMemory(flags.out, {
         modelDir: flags.model,
         dataset: flags.dataset,

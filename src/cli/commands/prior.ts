@@ -2,7 +2,6 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { DEFAULT_PRIOR_SETTINGS } from "../../rerank/ngram-prior.js";
 import { PRIOR_FILE, PRIOR_WEIGHTS_FILE } from "../../rerank/ngram-prior-io.js";
-import { writeNgramPrior } from "../../training/prior-build.js";
 import { parseFlags } from "../flags.js";
 import { addRerankOptions, rerankFlagFields } from "../rerank-flags.js";
 
@@ -33,6 +32,7 @@ export function register(program: Command): void {
     async (rawFlags: Record<string, unknown>) => {
       const flags = parseFlags(flagsSchema, rawFlags);
       const started = performance.now();
+      const { writeNgramPrior } = await import("../../training/prior-build.js");
       const written = await writeNgramPrior({
         memory: flags.memory,
         model: flags.model,

@@ -1,14 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import {
-  checkCoverage,
-  METRIC_NAMES,
-  parseCandidates,
-  parseMetricList,
-  parseReferences,
-  type ScoreReport,
-  scoreCaptions,
-} from "../../metrics/index.js";
+import type { METRIC_NAMES, ScoreReport } from "../../metrics/index.js";
 
 interface ScoreFlags {
   candidates: string;
@@ -37,10 +29,10 @@ function toJson(report: ScoreReport): string {
   return JSON.stringify({ ...report.corpus, per_image: Object.fromEntries(report.perImage) }, null, 2);
 }
 
-function toTable(report: ScoreReport, images: number): string {
-  const rows = METRIC_NAMES.filter((name) => report.corpus[name] !== undefined).map(
-    (name) => `${name.padEnd(8)}  ${(report.corpus[name] as number).toFixed(4)}`,
-  );
+function toTable(report: ScoreReport, images: number, names: typeof METRIC_NAMES): string {
+  const rows = names
+    .filter((name) => report.corpus[name] !== undefined)
+    .map((name) => `${name.padEnd(8)}  ${(report.corpus[name] as number).toFixed(4)}`);
   return [`metric    score   (${images} images)`, ...rows].join("\n");
 }
 
@@ -60,6 +52,14 @@ export function register(program: Command): void {
       if (flags.format !== "table" && flags.format !== "json") {
         throw new Error(`unknown --format "${flags.format}"; use table or json`);
       }
+      const {
+        checkCoverage,
+        METRIC_NAMES,
+        parseCandidates,
+        parseMetricList,
+        parseReferences,
+        scoreCaptions,
+      } = await import("../../metrics/index.js");
       const metrics = flags.metrics === undefined ? undefined : parseMetricList(flags.metrics);
       const candidates = parseCandidates(await readJson(flags.candidates), flags.candidates);
       const references = parseReferences(await readJson(flags.references), flags.references);
@@ -72,7 +72,7 @@ export function register(program: Command): void {
         tokenized: flags.tokenized === true,
       });
       process.stdout.write(
-        `${flags.format === "json" ? toJson(report) : toTable(report, candidates.size)}\n`,
+        `${flags.format === "json" ? toJson(report) : toTable(report, candidates.size, METRIC_NAMES)}\n`,
       );
     });
 }

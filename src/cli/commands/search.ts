@@ -1,8 +1,12 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { z } from "zod";
-import { openPhotoSearch, RANKING_METHODS } from "../../search/photo-search.js";
-import type { PhotoSearch, RankingMethod, SearchAnswer } from "../../search/types.js";
+import {
+  type PhotoSearch,
+  RANKING_METHODS,
+  type RankingMethod,
+  type SearchAnswer,
+} from "../../search/types.js";
 import { parseFlags } from "../flags.js";
 
 const optionsSchema = z
@@ -29,6 +33,7 @@ export async function runSearch(
   const options = parseFlags(optionsSchema, rawOptions);
   if (!query && !options.queries)
     throw new Error('give a query (captionkit search "a dog on a beach" --db FILE) or --queries FILE');
+  const { openPhotoSearch } = await import("../../search/photo-search.js");
   const photos = await openPhotoSearch(options.db, { embeddingModel: options.embeddingModel });
   try {
     const ask = async (q: string) => {

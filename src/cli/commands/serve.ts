@@ -1,10 +1,6 @@
 import { type Command, Option } from "commander";
-import pino from "pino";
 import { z } from "zod";
-import { loadModel } from "../../alttext/index.js";
-import { DEFAULT_MAX_PIXELS } from "../../image/index.js";
-import { openPhotoSearch } from "../../search/index.js";
-import { buildServer } from "../../serve/index.js";
+import { DEFAULT_MAX_PIXELS } from "../../image/limits.js";
 import { parseFlags } from "../flags.js";
 import { RUNTIME_OPTION, runtimeFlagField } from "../rerank-flags.js";
 
@@ -80,6 +76,13 @@ export function register(program: Command): void {
     .option("--log-level <level>", "pino log level (logs go to stderr as JSON lines)", "info")
     .action(async (rawFlags: Record<string, unknown>) => {
       const flags = parseServeFlags(rawFlags);
+      // Loaded here, not at the top: `--help` must not load the server, the models or their runtimes.
+      const [{ default: pino }, { loadModel }, { openPhotoSearch }, { buildServer }] = await Promise.all([
+        import("pino"),
+        import("../../alttext/captioner.js"),
+        import("../../search/photo-search.js"),
+        import("../../serve/index.js"),
+      ]);
       const logger = pino({ level: flags.logLevel }, pino.destination(2));
       const captioner = await loadModel(flags.model, {
         ...(flags.mirror === undefined ? {} : { mirror: flags.mirror }),

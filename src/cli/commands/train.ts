@@ -1,7 +1,5 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { mergeTrainConfig, parseOverrides, readPreset } from "../../training/config.js";
-import { runTraining } from "../../training/run.js";
 import { startProgress } from "../progress.js";
 
 interface TrainFlags {
@@ -29,9 +27,11 @@ export function register(program: Command): void {
         "  captionkit train --config configs/flickr8k-transformer.yaml --optim.epochs=2 data.trainLimit=500",
     )
     .action(async (overrides: string[], flags: TrainFlags) => {
+      const { mergeTrainConfig, parseOverrides, readPreset } = await import("../../training/config.js");
       const preset = flags.config ? readPreset(flags.config) : {};
       const config = mergeTrainConfig(preset, parseOverrides(overrides), flags.out ? { out: flags.out } : {});
       const outDir = path.resolve(config.out);
+      const { runTraining } = await import("../../training/run.js");
       const result = await runTraining(config, { outDir, resume: flags.resume, progress: startProgress });
       const best = result.history.find((record) => record.epoch === result.bestEpoch);
       process.stdout.write(
