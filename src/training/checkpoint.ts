@@ -1,15 +1,7 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { writeFileAtomicSync } from "../core/atomic.js";
 import type { VocabularyJson } from "../data/vocabulary.js";
 import type { DecoderShape } from "../decoders/types.js";
 import { ENSEMBLE_FORMAT } from "../model/format.js";
@@ -132,19 +124,12 @@ export function saveCheckpoint(
   prefix.writeUInt32LE(header.length, MAGIC.length);
   // Pad the header so the float32 block starts 4-byte aligned.
   const pad = Buffer.alloc((4 - ((prefix.length + header.length) % 4)) % 4, 0x20);
-  const temp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(temp, "w");
-  try {
-    writeSync(fd, prefix);
-    writeSync(fd, header);
-    writeSync(fd, pad);
-    for (const chunk of chunks)
-      writeSync(fd, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, file);
+  writeFileAtomicSync(file, [
+    prefix,
+    header,
+    pad,
+    ...chunks.map((chunk) => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)),
+  ]);
 }
 
 export interface LoadedCheckpoint {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "../../core/atomic.js";
 import type { DecoderPlan, LeafPlan } from "./plan.js";
 
 /** Version of the graphs' layout (names, inputs, state): bump it whenever build.ts changes what it emits. */
@@ -76,9 +77,6 @@ export async function readGraphs(folder: string): Promise<DecoderGraphs | undefi
 export async function writeGraphs(folder: string, graphs: DecoderGraphs): Promise<void> {
   await mkdir(folder, { recursive: true });
   for (const key of ["start", "step"] as const) {
-    const target = path.join(folder, FILES[key]);
-    const temp = `${target}.tmp-${process.pid}-${Date.now()}`;
-    await writeFile(temp, graphs[key], { flush: true });
-    await rename(temp, target);
+    await writeFileAtomic(path.join(folder, FILES[key]), graphs[key]);
   }
 }
