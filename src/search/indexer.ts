@@ -3,6 +3,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { glob } from "tinyglobby";
 import { decodeFloat16, encodeFloat16 } from "../core/float16.js";
+import { ANN_MIN_VECTORS, type SyncResult, syncVectorIndex } from "./ann/vector-index.js";
 import type { PhotoStore, StoredFeatures } from "./db/store.js";
 import type { ImageFeatures, IndexPipeline, PipelineInput } from "./pipeline.js";
 import { dequantizeRows, quantizeRows } from "./quantize.js";
@@ -16,6 +17,8 @@ export interface IndexOptions {
   /** Called once the work is known, then after each batch (drives the CLI progress bar). */
   onProgress?: (event: { total: number; done: number }) => void;
   onError?: (imagePath: string, error: Error) => void;
+  /** Vectors from which the HNSW graph beside the database is kept (search/ann/). Default ANN_MIN_VECTORS. */
+  annMinVectors?: number;
 }
 
 export interface IndexSummary {
@@ -28,6 +31,8 @@ export interface IndexSummary {
   /** Images whose content matched an indexed image (moved or duplicated): copied, not recomputed. */
   reused: number;
   embedded: number;
+  /** What happened to the HNSW graph beside the database ("none": too few vectors, or in memory). */
+  vectorIndex: SyncResult["action"];
 }
 
 /**
@@ -54,6 +59,7 @@ export async function indexFolder(
     failed: 0,
     reused: 0,
     embedded: 0,
+    vectorIndex: "none",
   };
 
   const present = new Set(files);
@@ -123,6 +129,11 @@ export async function indexFolder(
   summary.removed = gone.length;
   // what the batches did not embed: every image after an embedding model change
   summary.embedded += refreshEmbeddings(store, pipeline, batchSize * 8);
+  const file = store.db.name;
+  if (pipeline.embeddingModel && file !== ":memory:" && file !== "") {
+    const minVectors = options.annMinVectors ?? ANN_MIN_VECTORS;
+    summary.vectorIndex = syncVectorIndex(file, store, pipeline.embeddingModel, { minVectors }).action;
+  }
   return summary;
 }
 
