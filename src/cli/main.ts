@@ -14,6 +14,7 @@ import { register as score } from "./commands/score.js";
 import { register as search } from "./commands/search.js";
 import { register as serve } from "./commands/serve.js";
 import { register as train } from "./commands/train.js";
+import { register as worker } from "./commands/worker.js";
 
 /** Commands in pipeline order; each file only parses flags and calls the library. */
 const commands = [
@@ -30,6 +31,7 @@ const commands = [
   score,
   serve,
   index,
+  worker,
   search,
   evaluateRetrieval,
 ];

@@ -17,6 +17,16 @@ export interface IndexOptions {
   /** Called once the work is known, then after each batch (drives the CLI progress bar). */
   onProgress?: (event: { total: number; done: number }) => void;
   onError?: (imagePath: string, error: Error) => void;
+  /**
+   * Batches sent to the pipeline before the first is written (a queue keeps many workers busy this
+   * way); they are still written in order, one transaction each. Default 1.
+   */
+  inFlight?: number;
+  /**
+   * Cut batches from the folder listing (every batchSize files) instead of from the work list, so a
+   * restarted run forms the same batches and a queue finds the results it already has. Default false.
+   */
+  stableBatches?: boolean;
   /** Vectors from which the HNSW graph beside the database is kept (search/ann/). Default ANN_MIN_VECTORS. */
   annMinVectors?: number;
 }
@@ -79,9 +89,10 @@ export async function indexFolder(
   if (pipeline.captionModelDir) store.setMeta("caption_model_dir", pipeline.captionModelDir);
 
   options.onProgress?.({ total: todo.length, done: 0 });
-  for (let start = 0; start < todo.length; start += batchSize) {
-    const batch = todo.slice(start, start + batchSize);
-    const inputs: (PipelineInput & { size: number; mtimeMs: number; hash: string })[] = [];
+  type Input = PipelineInput & { size: number; mtimeMs: number; hash: string };
+  // read, hash and send to the pipeline; with a queue several batches are out at once
+  const start = async (batch: typeof todo) => {
+    const inputs: Input[] = [];
     for (const file of batch) {
       const bytes = await readFile(file.path);
       inputs.push({ ...file, bytes, hash: createHash("sha256").update(bytes).digest("hex") });
@@ -92,6 +103,22 @@ export async function indexFolder(
       return !(row && row.hash === input.hash) && store.idByHash(input.hash) === undefined;
     });
     const results = fresh.length > 0 ? await pipeline.process(fresh) : [];
+    return { inputs, fresh, results };
+  };
+  const batches = options.stableBatches ? cutByListing(files, todo, batchSize) : cut(todo, batchSize);
+  const window = Math.max(1, options.inFlight ?? 1);
+  const pending: ReturnType<typeof start>[] = [];
+  let next = 0;
+  const launch = () => {
+    const started = start(batches[next++]!);
+    started.catch(() => {}); // awaited in order below; this only keeps a later failure from going unhandled
+    pending.push(started);
+  };
+  let done = 0;
+  while (next < batches.length && pending.length < window) launch();
+  while (pending.length > 0) {
+    const { inputs, fresh, results } = await pending.shift()!;
+    if (next < batches.length) launch();
     store.db.transaction(() => {
       for (const input of inputs) {
         const row = store.byPath(input.path);
@@ -121,7 +148,9 @@ export async function indexFolder(
         else summary.added++;
       }
     })();
-    options.onProgress?.({ total: todo.length, done: Math.min(start + batchSize, todo.length) });
+    if (fresh.length > 0) await pipeline.committed?.(fresh);
+    done += inputs.length;
+    options.onProgress?.({ total: todo.length, done });
   }
   store.db.transaction(() => {
     for (const row of gone) store.remove(row.id);
@@ -135,6 +164,25 @@ export async function indexFolder(
     summary.vectorIndex = syncVectorIndex(file, store, pipeline.embeddingModel, { minVectors }).action;
   }
   return summary;
+}
+
+function cut<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** The work list in batches bounded by fixed positions of the (sorted) listing; empty ones dropped. */
+function cutByListing<T extends { path: string }>(files: string[], todo: T[], size: number): T[][] {
+  const slot = new Map(files.map((f, i) => [f, Math.floor(i / size)]));
+  const out = new Map<number, T[]>();
+  for (const item of todo) {
+    const key = slot.get(item.path)!;
+    const list = out.get(key);
+    if (list) list.push(item);
+    else out.set(key, [item]);
+  }
+  return [...out.values()];
 }
 
 /**

@@ -18,6 +18,8 @@ export interface ProcessedImage {
 export interface PipelineInput {
   path: string;
   bytes: Uint8Array;
+  /** sha256 of bytes, when the caller has it (the indexer does). */
+  hash?: string;
 }
 
 /**
@@ -35,5 +37,7 @@ export interface IndexPipeline {
   process(inputs: PipelineInput[]): Promise<(ProcessedImage | Error)[]>;
   /** Joint-embedding vector from stored features, or undefined if the needed encoder is missing. */
   embed?(features: ImageFeatures[]): Float32Array | undefined;
+  /** Called once a batch's results are in the index (a queue drops the jobs it kept until then). */
+  committed?(inputs: PipelineInput[]): Promise<void> | void;
   dispose(): void;
 }

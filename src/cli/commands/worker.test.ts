@@ -1,0 +1,150 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeImage, rgbImage } from "../../../test/fixtures/images.js";
+import { writeTinyModel } from "../../alttext/test-utils/tiny-model.js";
+import { openDatabase } from "../../search/db/schema.js";
+import { HAVE_REDIS, startRedis, type TestRedis } from "../test-utils/redis.js";
+import { writeTinyEmbedding } from "../test-utils/tiny-embedding.js";
+import { defaultIndexIo, runIndex } from "./index.js";
+
+const child = resolve(fileURLToPath(import.meta.url), "../../test-utils/worker-child.ts");
+if (!HAVE_REDIS)
+  console.log("skipping queue worker tests: redis-server is not installed (apt-get install redis-server)");
+
+interface Running {
+  proc: ChildProcess;
+  stderr: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startWorker(args: string[], delayMs: number): Running {
+  const proc = spawn(process.execPath, ["--import", "tsx", child, ...args], {
+    env: { ...process.env, WORKER_DELAY_MS: String(delayMs) },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const running: Running = {
+    proc,
+    stderr: "",
+    exited: new Promise((done) => proc.on("exit", (code, signal) => done({ code, signal }))),
+  };
+  proc.stderr!.on("data", (chunk) => {
+    running.stderr += String(chunk);
+  });
+  return running;
+}
+
+async function until(check: () => boolean, what: string, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function rows(db: string) {
+  const handle = openDatabase(db, { readonly: true });
+  try {
+    return handle
+      .prepare(
+        "SELECT images.path, caption, confidence, hash, vector FROM images " +
+          "LEFT JOIN embeddings ON embeddings.image_id = images.id ORDER BY path",
+      )
+      .all() as { path: string; caption: string; confidence: number; hash: string; vector: Buffer | null }[];
+  } finally {
+    handle.close();
+  }
+}
+
+describe.skipIf(!HAVE_REDIS)("captionkit worker and index --redis", () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it("3 workers, one SIGKILLed mid-batch: every image indexed once, with a local index's captions", async () => {
+    const work = await mkdtemp(join(tmpdir(), "captionkit-queue-"));
+    const photos = join(work, "photos");
+    await mkdir(photos);
+    const count = 18;
+    for (let i = 0; i < count; i++) {
+      const image = rgbImage(24, 24, (x, y) => [
+        (x * 10 + i * 13) % 256,
+        (y * 9 + i * 29) % 256,
+        (i * 47) % 256,
+      ]);
+      await writeFile(join(photos, `img${String(i).padStart(2, "0")}.png`), await encodeImage(image, "png"));
+    }
+    await writeFile(join(photos, "broken.png"), "not a png");
+    const model = await writeTinyModel();
+    const embeddingModel = await writeTinyEmbedding();
+    const quiet = { ...defaultIndexIo, stdout: () => {}, stderr: () => {} };
+
+    const local = join(work, "local.sqlite");
+    await runIndex(photos, { db: local, model, embeddingModel, batch: 3 }, quiet);
+
+    const queue = "test-kill";
+    const args = [
+      "--redis",
+      redis.url,
+      "--queue",
+      queue,
+      "--model",
+      model,
+      "--embedding-model",
+      embeddingModel,
+    ];
+    const workers = [0, 1, 2].map(() =>
+      startWorker([...args, "--stalled-ms", "1500", "--status-every", "0.5"], 400),
+    );
+    await until(() => workers.every((w) => w.stderr.includes("ready on queue")), "workers to start");
+
+    const victim = workers[0]!;
+    let killedMidBatch = false;
+    const killer = until(() => (victim.stderr.match(/processing/g) ?? []).length >= 2, "a second batch").then(
+      () => {
+        killedMidBatch = true;
+        victim.proc.kill("SIGKILL");
+      },
+    );
+    const errors: string[] = [];
+    const distributed = join(work, "queue.sqlite");
+    const summary = await runIndex(
+      photos,
+      { db: distributed, model, embeddingModel, batch: 3, redis: redis.url, queue, inFlight: 8 },
+      { ...quiet, stderr: (text) => errors.push(text) },
+    );
+    await killer;
+    expect(killedMidBatch).toBe(true);
+    expect((await victim.exited).signal).toBe("SIGKILL");
+    expect(summary).toMatchObject({ scanned: count + 1, added: count, failed: 1 });
+    expect(errors.join("")).toMatch(/broken\.png/);
+
+    const want = rows(local);
+    const got = rows(distributed);
+    expect(want).toHaveLength(count);
+    expect(new Set(got.map((r) => r.path)).size).toBe(got.length);
+    expect(got).toEqual(want);
+
+    // a second run finds nothing to do, and the queue holds no leftover results
+    const again = await runIndex(
+      photos,
+      { db: distributed, model, embeddingModel, batch: 3, redis: redis.url, queue },
+      quiet,
+    );
+    expect(again).toMatchObject({ added: 0, updated: 0, unchanged: count, failed: 1 });
+
+    for (const w of workers.slice(1)) w.proc.kill("SIGTERM");
+    for (const w of workers.slice(1)) {
+      expect((await w.exited).code).toBe(0);
+      expect(w.stderr).toMatch(/SIGTERM, finishing \d+ active jobs/);
+      expect(w.stderr).toMatch(/\d+ jobs, \d+ images/);
+    }
+  }, 120_000);
+});
