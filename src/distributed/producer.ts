@@ -11,6 +11,9 @@ import {
   redisConnection,
 } from "./protocol.js";
 
+/** How long a finished job's result waits for its producer: a week covers a producer down for days. */
+const KEEP_SECONDS = 7 * 24 * 3600;
+
 export interface QueuePipelineOptions {
   redis: string;
   queue?: string;
@@ -92,9 +95,10 @@ export class QueuePipeline implements IndexPipeline {
         jobId: id,
         attempts: this.options.attempts ?? 3,
         backoff: { type: "exponential", delay: 1000 },
-        // kept until written to the index (committed() removes it), so a restarted producer finds it
-        removeOnComplete: false,
-        removeOnFail: false,
+        // kept until written to the index (committed() removes it), so a restarted producer finds it;
+        // the age bound drops what a producer killed between writing and removing leaves behind
+        removeOnComplete: { age: KEEP_SECONDS },
+        removeOnFail: { age: KEEP_SECONDS },
       },
     );
     try {

@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeImage, rgbImage } from "../../../test/fixtures/images.js";
 import { writeTinyModel } from "../../alttext/test-utils/tiny-model.js";
+import { HAVE_REDIS, startRedis, type TestRedis } from "../../distributed/test-redis.js";
 import { openDatabase } from "../../search/db/schema.js";
-import { HAVE_REDIS, startRedis, type TestRedis } from "../test-utils/redis.js";
 import { writeTinyEmbedding } from "../test-utils/tiny-embedding.js";
 import { defaultIndexIo, runIndex } from "./index.js";
 
