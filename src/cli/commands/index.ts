@@ -89,7 +89,8 @@ export async function runIndex(
     io.stdout(
       `${summary.scanned} images in ${folder}: ${summary.added} added, ${summary.updated} updated, ` +
         `${summary.unchanged} unchanged, ${summary.removed} removed, ${summary.failed} failed` +
-        `${summary.reused ? ` (${summary.reused} copied from identical files)` : ""}; index ${options.db} holds ${store.count()}\n`,
+        `${summary.reused ? ` (${summary.reused} copied from identical files)` : ""}; index ${options.db} holds ${store.count()}` +
+        `${summary.vectorIndex === "none" ? "" : `; nearest-neighbour graph ${summary.vectorIndex}`}\n`,
     );
     return summary;
   } finally {
