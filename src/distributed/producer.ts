@@ -38,6 +38,8 @@ export class QueuePipeline implements IndexPipeline {
   readonly captionModel: string;
   readonly captionModelDir: string | undefined;
   readonly embeddingModel: string | undefined;
+  /** Workers read the photos from shared storage: the producer only hashes them. */
+  readonly readsPaths = true;
   private readonly spec: ModelSpec;
   private readonly jobs = new Map<PipelineInput[], string[]>();
 

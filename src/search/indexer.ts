@@ -8,6 +8,8 @@ import type { PhotoStore, StoredFeatures } from "./db/store.js";
 import type { ImageFeatures, IndexPipeline, PipelineInput } from "./pipeline.js";
 import { dequantizeRows, quantizeRows } from "./quantize.js";
 
+const NO_BYTES = new Uint8Array(0);
+
 export const IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "webp", "gif", "tif", "tiff"] as const;
 
 export interface IndexOptions {
@@ -95,7 +97,8 @@ export async function indexFolder(
     const inputs: Input[] = [];
     for (const file of batch) {
       const bytes = await readFile(file.path);
-      inputs.push({ ...file, bytes, hash: createHash("sha256").update(bytes).digest("hex") });
+      const hash = createHash("sha256").update(bytes).digest("hex");
+      inputs.push({ ...file, bytes: pipeline.readsPaths ? NO_BYTES : bytes, hash });
     }
     // Content already indexed (touched file, moved or duplicated photo): no model work needed.
     const fresh = inputs.filter((input) => {
