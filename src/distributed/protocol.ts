@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { ImageFeatures, ProcessedImage } from "../search/pipeline.js";
+import { packFeatures, unpackFeatures } from "../search/indexer.js";
+import type { ProcessedImage } from "../search/pipeline.js";
 
 /** Default BullMQ queue name; producers and workers of one library must agree on it. */
 export const DEFAULT_QUEUE = "captionkit";
@@ -18,12 +19,11 @@ export interface JobData {
   paths: string[];
 }
 
+/** An image's features as the index stores them (packFeatures): float16 pooled, 8-bit grid, base64. */
 interface WireFeatures {
   encoder: string;
-  /** float32 bytes, base64: exact, so a distributed index stores what a local one does */
   pooled: string;
   grid?: string;
-  regions?: number;
 }
 
 export type WireResult =
@@ -46,27 +46,22 @@ export function jobId(spec: ModelSpec, images: readonly { path: string; hash?: s
   return h.digest("hex").slice(0, 32);
 }
 
-const b64 = (values: Float32Array) =>
-  Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString("base64");
-
-function floats(text: string): Float32Array {
-  const bytes = Buffer.from(text, "base64");
-  // copied: a base64 decode's buffer may sit unaligned in Node's pool
-  const out = new Float32Array(bytes.byteLength / 4);
-  new Uint8Array(out.buffer).set(bytes);
-  return out;
-}
-
+// Sent as stored, a quarter of float32's size; unpacking and packing again gives the same bytes
+// (float16 round-trips, and so does a quantized row: its min and step are recomputed exactly), so a
+// queued index holds what a local one does (src/cli/commands/worker.test.ts compares them).
 export function toWire(result: ProcessedImage | Error): WireResult {
   if (result instanceof Error) return { error: result.message };
   return {
     caption: result.caption,
     confidence: result.confidence,
-    features: result.features.map((f) => ({
-      encoder: f.encoder,
-      pooled: b64(f.pooled),
-      ...(f.grid ? { grid: b64(f.grid), regions: f.regions } : {}),
-    })),
+    features: result.features.map((f) => {
+      const packed = packFeatures(f);
+      return {
+        encoder: packed.encoder,
+        pooled: packed.pooled.toString("base64"),
+        ...(packed.grid ? { grid: packed.grid.toString("base64") } : {}),
+      };
+    }),
   };
 }
 
@@ -75,11 +70,11 @@ export function fromWire(result: WireResult): ProcessedImage | Error {
   return {
     caption: result.caption,
     confidence: result.confidence,
-    features: result.features.map(
-      (f): ImageFeatures => ({
+    features: result.features.map((f) =>
+      unpackFeatures({
         encoder: f.encoder,
-        pooled: floats(f.pooled),
-        ...(f.grid ? { grid: floats(f.grid), regions: f.regions } : {}),
+        pooled: Buffer.from(f.pooled, "base64"),
+        grid: f.grid ? Buffer.from(f.grid, "base64") : null,
       }),
     ),
   };

@@ -50,10 +50,19 @@ function rows(db: string) {
   try {
     return handle
       .prepare(
-        "SELECT images.path, caption, confidence, hash, vector FROM images " +
+        "SELECT images.path, caption, confidence, hash, vector, " +
+          "(SELECT group_concat(encoder || ':' || hex(pooled) || ':' || hex(grid)) FROM features " +
+          "WHERE image_id = images.id ORDER BY encoder) AS features FROM images " +
           "LEFT JOIN embeddings ON embeddings.image_id = images.id ORDER BY path",
       )
-      .all() as { path: string; caption: string; confidence: number; hash: string; vector: Buffer | null }[];
+      .all() as {
+      path: string;
+      caption: string;
+      confidence: number;
+      hash: string;
+      vector: Buffer | null;
+      features: string;
+    }[];
   } finally {
     handle.close();
   }
@@ -101,7 +110,7 @@ describe.skipIf(!HAVE_REDIS)("captionkit worker and index --redis", () => {
       embeddingModel,
     ];
     const workers = [0, 1, 2].map(() =>
-      startWorker([...args, "--stalled-ms", "1500", "--status-every", "0.5"], 400),
+      startWorker([...args, "--stalled-ms", "4000", "--status-every", "0.5"], 400),
     );
     await until(() => workers.every((w) => w.stderr.includes("ready on queue")), "workers to start");
 
@@ -123,12 +132,13 @@ describe.skipIf(!HAVE_REDIS)("captionkit worker and index --redis", () => {
     await killer;
     expect(killedMidBatch).toBe(true);
     expect((await victim.exited).signal).toBe("SIGKILL");
-    expect(summary).toMatchObject({ scanned: count + 1, added: count, failed: 1 });
+    expect(summary, errors.join("")).toMatchObject({ scanned: count + 1, added: count, failed: 1 });
     expect(errors.join("")).toMatch(/broken\.png/);
 
     const want = rows(local);
     const got = rows(distributed);
     expect(want).toHaveLength(count);
+    for (const row of want) expect(row.features).toMatch(/^mobilenet_v2_mid:[0-9A-F]+:/);
     expect(new Set(got.map((r) => r.path)).size).toBe(got.length);
     expect(got).toEqual(want);
 
