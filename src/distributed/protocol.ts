@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import type { CaptionOptions, CaptionResult } from "../generation/types.js";
+import { ImageError, type ImageErrorCode, isImageError } from "../image/errors.js";
 import { packFeatures, unpackFeatures } from "../search/indexer.js";
 import type { ProcessedImage } from "../search/pipeline.js";
 
@@ -13,10 +15,42 @@ export interface ModelSpec {
   embeddingModel?: string;
 }
 
-/** One job: a batch of image paths that every worker can read (shared storage). */
+/**
+ * One job: a batch of image paths that every worker can read (shared storage). Job name "index":
+ * captions and features for the index; "caption": caption results (beam, alternatives) as
+ * `captionkit caption` prints them.
+ */
 export interface JobData {
   spec: ModelSpec;
   paths: string[];
+  /** "caption" jobs: the caption options (beam, alternatives, maxPixels). */
+  options?: CaptionOptions;
+}
+
+/** A "caption" job's outcome per image. */
+export type WireCaption = { result: CaptionResult } | WireError;
+
+/** An error as sent: an ImageError keeps its code and file, so records read as a local run's. */
+export interface WireError {
+  error: string;
+  code?: ImageErrorCode;
+  file?: string;
+}
+
+export function errorToWire(error: Error): WireError {
+  return isImageError(error)
+    ? { error: error.message, code: error.code, file: error.file }
+    : { error: error.message };
+}
+
+export function errorFromWire(wire: WireError): Error {
+  if (wire.code === undefined || wire.file === undefined) return new Error(wire.error);
+  const prefix = `${wire.file}: `;
+  return new ImageError(
+    wire.code,
+    wire.file,
+    wire.error.startsWith(prefix) ? wire.error.slice(prefix.length) : wire.error,
+  );
 }
 
 /** An image's features as the index stores them (packFeatures): float16 pooled, 8-bit grid, base64. */
@@ -26,22 +60,27 @@ interface WireFeatures {
   grid?: string;
 }
 
-export type WireResult =
-  | { caption: string; confidence: number; features: WireFeatures[] }
-  | { error: string };
+export type WireResult = { caption: string; confidence: number; features: WireFeatures[] } | WireError;
 
 /** A job's return value (BullMQ stores it as JSON). */
 export interface JobResult {
   worker: string;
-  results: WireResult[];
+  /** "index" jobs */
+  results?: WireResult[];
+  /** "caption" jobs */
+  captions?: WireCaption[];
 }
 
 /**
  * A job id from the spec and each image's path and content hash: a restarted producer forms the same
  * batches, so adding them again finds the jobs (and results) already there instead of redoing them.
  */
-export function jobId(spec: ModelSpec, images: readonly { path: string; hash?: string }[]): string {
-  const h = createHash("sha256").update(JSON.stringify(spec));
+export function jobId(
+  spec: ModelSpec,
+  images: readonly { path: string; hash?: string }[],
+  options?: CaptionOptions,
+): string {
+  const h = createHash("sha256").update(JSON.stringify([spec, options ?? null]));
   for (const image of images) h.update(`\0${image.path}\0${image.hash ?? ""}`);
   return h.digest("hex").slice(0, 32);
 }
@@ -50,7 +89,7 @@ export function jobId(spec: ModelSpec, images: readonly { path: string; hash?: s
 // (float16 round-trips, and so does a quantized row: its min and step are recomputed exactly), so a
 // queued index holds what a local one does (src/cli/commands/worker.test.ts compares them).
 export function toWire(result: ProcessedImage | Error): WireResult {
-  if (result instanceof Error) return { error: result.message };
+  if (result instanceof Error) return errorToWire(result);
   return {
     caption: result.caption,
     confidence: result.confidence,
@@ -66,7 +105,7 @@ export function toWire(result: ProcessedImage | Error): WireResult {
 }
 
 export function fromWire(result: WireResult): ProcessedImage | Error {
-  if ("error" in result) return new Error(result.error);
+  if ("error" in result) return errorFromWire(result);
   return {
     caption: result.caption,
     confidence: result.confidence,

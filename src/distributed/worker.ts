@@ -2,8 +2,17 @@ import { readFile } from "node:fs/promises";
 import os from "node:os";
 import { type Job, Worker } from "bullmq";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { captionEach } from "../captioner/settle.js";
+import type { Captioner, CaptionOptions } from "../generation/types.js";
 import type { IndexPipeline, PipelineInput, ProcessedImage } from "../search/pipeline.js";
-import { DEFAULT_QUEUE, type JobData, type JobResult, redisConnection, toWire } from "./protocol.js";
+import {
+  DEFAULT_QUEUE,
+  errorToWire,
+  type JobData,
+  type JobResult,
+  redisConnection,
+  toWire,
+} from "./protocol.js";
 
 export interface CaptionWorkerOptions {
   /** redis://[user:password@]host:port[/db] */
@@ -45,7 +54,7 @@ export interface CaptionWorker {
  * the pipeline itself throws or the producer asked for other models than this worker has.
  */
 export async function startCaptionWorker(
-  pipeline: IndexPipeline & { readonly captionModelDigest?: string },
+  pipeline: IndexPipeline & { readonly captionModelDigest?: string; readonly captioner?: Captioner },
   options: CaptionWorkerOptions,
 ): Promise<CaptionWorker> {
   const name = options.name ?? `${os.hostname()}:${process.pid}`;
@@ -84,7 +93,7 @@ export async function startCaptionWorker(
     const mismatch =
       spec.captionModel !== pipeline.captionModel ||
       (spec.captionDigest !== undefined && spec.captionDigest !== pipeline.captionModelDigest) ||
-      (spec.embeddingModel ?? "") !== (pipeline.embeddingModel ?? "");
+      (job.name !== "caption" && (spec.embeddingModel ?? "") !== (pipeline.embeddingModel ?? ""));
     if (mismatch) {
       throw new Error(
         `worker ${name} runs caption model ${pipeline.captionModel} and embedding ${pipeline.embeddingModel ?? "none"}, ` +
@@ -94,6 +103,7 @@ export async function startCaptionWorker(
     stats.active++;
     const stop = seconds.startTimer();
     try {
+      if (job.name === "caption") return await captionJob(paths, job.data.options ?? {});
       const results: (ProcessedImage | Error)[] = paths.map(() => new Error("not processed"));
       const inputs: { input: PipelineInput; at: number }[] = [];
       await Promise.all(
@@ -125,6 +135,23 @@ export async function startCaptionWorker(
       stop();
       stats.active--;
     }
+  };
+
+  // `captionkit caption --redis`: the captioner alone, per-image outcomes as `caption` reports them
+  const captionJob = async (paths: string[], captionOptions: CaptionOptions): Promise<JobResult> => {
+    if (!pipeline.captioner) throw new Error(`worker ${name} has no captioner for caption jobs`);
+    const settled = await captionEach(pipeline.captioner, paths, captionOptions);
+    const failed = settled.filter((s) => s.error).length;
+    images.inc({ outcome: "captioned" }, settled.length - failed);
+    if (failed) images.inc({ outcome: "error" }, failed);
+    jobs.inc({ outcome: "completed" });
+    stats.jobs++;
+    stats.images += settled.length;
+    stats.failedImages += failed;
+    return {
+      worker: name,
+      captions: settled.map((s) => (s.error ? errorToWire(s.error) : { result: s.result! })),
+    };
   };
 
   const stalledMs = options.stalledMs ?? 30_000;

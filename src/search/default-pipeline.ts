@@ -26,7 +26,7 @@ export class DefaultPipeline implements IndexPipeline {
   private parts: Promise<Map<string, Encoder>> | undefined;
 
   constructor(
-    private readonly captioner: ImageCaptioner,
+    readonly captioner: ImageCaptioner,
     private readonly embedding: LoadedEmbedding | undefined,
     /** Encoder factory (tests pass fakes). */
     private readonly makeEncoder: (name: string) => Promise<Encoder> = (name) => createEncoder(name),

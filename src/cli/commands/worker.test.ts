@@ -1,14 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeImage, rgbImage } from "../../../test/fixtures/images.js";
+import { loadModel } from "../../alttext/index.js";
 import { writeTinyModel } from "../../alttext/test-utils/tiny-model.js";
 import { HAVE_REDIS, startRedis, type TestRedis } from "../../distributed/test-redis.js";
 import { openDatabase } from "../../search/db/schema.js";
 import { writeTinyEmbedding } from "../test-utils/tiny-embedding.js";
+import { runCaption } from "./caption.js";
 import { defaultIndexIo, runIndex } from "./index.js";
 
 const child = resolve(fileURLToPath(import.meta.url), "../../test-utils/worker-child.ts");
@@ -156,5 +158,48 @@ describe.skipIf(!HAVE_REDIS)("captionkit worker and index --redis", () => {
       expect(w.stderr).toMatch(/SIGTERM, finishing \d+ active jobs/);
       expect(w.stderr).toMatch(/\d+ jobs, \d+ images/);
     }
+  }, 120_000);
+
+  it("caption --redis writes the results file a local caption run writes", async () => {
+    const work = await mkdtemp(join(tmpdir(), "captionkit-queue-caption-"));
+    const photos = join(work, "photos");
+    await mkdir(photos);
+    for (let i = 0; i < 7; i++) {
+      const image = rgbImage(20, 20, (x, y) => [
+        (x * 12 + i * 31) % 256,
+        (y * 7 + i * 17) % 256,
+        (i * 53) % 256,
+      ]);
+      await writeFile(join(photos, `p${i}.png`), await encodeImage(image, "png"));
+    }
+    await writeFile(join(photos, "broken.png"), "not a png");
+    const model = await writeTinyModel();
+    const quiet = { loadCaptioner: loadModel, stdout: () => {}, stderr: () => {} };
+    const local = join(work, "local.jsonl");
+    await runCaption([photos], { out: local, model, beam: 2, alternatives: 1 }, quiet);
+
+    const queue = "test-caption";
+    const workers = [0, 1].map(() =>
+      startWorker(["--redis", redis.url, "--queue", queue, "--model", model, "--status-every", "0"], 0),
+    );
+    await until(() => workers.every((w) => w.stderr.includes("ready on queue")), "workers to start");
+    const queued = join(work, "queued.jsonl");
+    const summary = await runCaption(
+      [photos],
+      { out: queued, model, beam: 2, alternatives: 1, redis: redis.url, queue, concurrency: 4 },
+      { ...quiet, loadCaptioner: () => Promise.reject(new Error("--redis must not load a model")) },
+    );
+    expect(summary).toMatchObject({ total: 8, captioned: 7, failed: 1 });
+    const records = async (file: string) =>
+      (await readFile(file, "utf8"))
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line))
+        .sort((a, b) => a.image.localeCompare(b.image));
+    const want = await records(local);
+    expect(want.find((r) => r.image.endsWith("broken.png"))).toMatchObject({ code: "not_an_image" });
+    expect(await records(queued)).toEqual(want);
+    for (const w of workers) w.proc.kill("SIGTERM");
+    for (const w of workers) expect((await w.exited).code).toBe(0);
   }, 120_000);
 });
