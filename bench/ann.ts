@@ -34,6 +34,8 @@ const { values } = parseArgs({
     "embedding-model": { type: "string", default: DEFAULT_EMBEDDING_DIR },
     /** comma-separated efSearch values to measure on the same graph */
     ef: { type: "string" },
+    /** keep the synthetic graph in this file, and reuse it when it exists (the build takes long) */
+    keep: { type: "string" },
   },
 });
 const efs = values.ef ? values.ef.split(",").map(Number) : [HNSW_DEFAULTS.efSearch];
@@ -83,31 +85,29 @@ function synthetic(count: number, queryCount: number): void {
     `synthetic: ${count} vectors of ${dim} floats (${mb(vectors.byteLength)}), ${queryCount} queries`,
   );
 
-  const rssBefore = process.memoryUsage().rss;
-  let started = performance.now();
-  const graph = HnswIndex.create(dim, count, params);
-  for (let i = 0; i < count; i++) {
-    graph.add(i, vectors.subarray(i * dim, (i + 1) * dim));
-    if (i % 100_000 === 99_999)
-      console.log(`  built ${i + 1} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  }
-  const buildSeconds = (performance.now() - started) / 1000;
-  const rssGraph = process.memoryUsage().rss - rssBefore;
   const dir = mkdtempSync(path.join(os.tmpdir(), "captionkit-ann-bench-"));
-  const file = path.join(dir, "bench.hnsw");
-  started = performance.now();
-  graph.save(file);
-  const saveSeconds = (performance.now() - started) / 1000;
-  const fileBytes = statSync(file).size;
-  started = performance.now();
-  const loaded = HnswIndex.load(file, dim, params);
-  const loadSeconds = (performance.now() - started) / 1000;
-  void loaded;
-
-  console.log(
-    `  build ${buildSeconds.toFixed(0)} s (${(count / buildSeconds).toFixed(0)} vectors/s, one thread), ` +
-      `graph memory ${mb(rssGraph)} RSS, file ${mb(fileBytes)} (save ${saveSeconds.toFixed(1)} s, load ${loadSeconds.toFixed(1)} s)`,
-  );
+  const file = values.keep ?? path.join(dir, "bench.hnsw");
+  if (values.keep && existsSync(values.keep)) {
+    console.log(`  reusing the graph in ${values.keep} (same seed, so the same vectors)`);
+  } else {
+    const rssBefore = process.memoryUsage().rss;
+    const started = performance.now();
+    const graph = HnswIndex.create(dim, count, params);
+    for (let i = 0; i < count; i++) {
+      graph.add(i, vectors.subarray(i * dim, (i + 1) * dim));
+      if (i % 100_000 === 99_999)
+        console.log(`  built ${i + 1} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    }
+    const buildSeconds = (performance.now() - started) / 1000;
+    const rssGraph = process.memoryUsage().rss - rssBefore;
+    const saveStarted = performance.now();
+    graph.save(file);
+    const saveSeconds = (performance.now() - saveStarted) / 1000;
+    console.log(
+      `  build ${buildSeconds.toFixed(0)} s (${(count / buildSeconds).toFixed(0)} vectors/s, one thread), ` +
+        `graph memory ${mb(rssGraph)} RSS, file ${mb(statSync(file).size)} (save ${saveSeconds.toFixed(1)} s)`,
+    );
+  }
   const exactTimes: number[] = [];
   const scores = new Float32Array(count);
   const truth = queries.map((q) => {
@@ -123,8 +123,11 @@ function synthetic(count: number, queryCount: number): void {
     return exact;
   });
   console.log(`  exact scan p50 ${percentile(exactTimes, 0.5).toFixed(1)} ms`);
+  const loadStarted = performance.now();
+  const searcher = HnswIndex.load(file, dim, params);
+  console.log(`  load ${((performance.now() - loadStarted) / 1000).toFixed(1)} s`);
   for (const ef of efs) {
-    const searcher = HnswIndex.load(file, dim, { ...params, efSearch: ef });
+    searcher.setEf(ef);
     const annTimes: number[] = [];
     let hits = 0;
     queries.forEach((q, n) => {

@@ -19,7 +19,7 @@ export interface HnswParams {
 }
 
 /** Measured on 1,000,000 vectors in bench/ann.ts (docs/scaling.md): recall@10 >= 0.95 within 20 ms. */
-export const HNSW_DEFAULTS: HnswParams = { m: 16, efConstruction: 80, efSearch: 128 };
+export const HNSW_DEFAULTS: HnswParams = { m: 16, efConstruction: 80, efSearch: 512 };
 
 /**
  * hnswlib's HNSW graph over inner products (score = dot product, what exact search ranks by), keyed by
@@ -54,6 +54,11 @@ export class HnswIndex {
   /** Slots in use, counting removed ids (their slots are reclaimed only by a rebuild). */
   get slots(): number {
     return this.graph.getCurrentCount();
+  }
+
+  /** Candidate list per query from now on (HnswParams.efSearch). */
+  setEf(ef: number): void {
+    this.graph.setEf(ef);
   }
 
   /** Adds the vector under this id, or replaces the id's vector (bringing a removed id back). */
