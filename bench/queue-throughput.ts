@@ -2,7 +2,7 @@
  * Images per second of `captionkit index --redis` with 1..N `captionkit worker`s on this machine, and of
  * a local `captionkit index` of the same photos, with the shipped models.
  *
- *   npx tsx bench/queue-throughput.ts [--images 96] [--workers 1,2] [--folder DIR]
+ *   npx tsx bench/queue-throughput.ts [--images 96] [--workers 1,2] [--batch 16] [--flickr8k DIR]
  *
  * The photos are the first N of Flickr8k's val split (../shared), else generated ones. Each run starts
  * a throwaway redis-server (Debian's) on a free loopback port; workers are started and loaded before
@@ -32,13 +32,14 @@ const { values } = parseArgs({
     images: { type: "string", default: "96" },
     workers: { type: "string", default: "1,2" },
     batch: { type: "string", default: "16" },
+    flickr8k: { type: "string" },
   },
 });
 const count = Number(values.images);
 const work = mkdtempSync(path.join(os.tmpdir(), "captionkit-queue-bench-"));
 const photos = path.join(work, "photos");
 mkdirSync(photos);
-const flickr = path.join(packageRoot(), "../shared/datasets/flickr8k");
+const flickr = values.flickr8k ?? path.join(packageRoot(), "../shared/datasets/flickr8k");
 if (existsSync(path.join(flickr, "splits/val.txt"))) {
   const names = readFileSync(path.join(flickr, "splits/val.txt"), "utf8").split(/\s+/).filter(Boolean);
   for (const name of names.slice(0, count))
@@ -67,7 +68,7 @@ const batch = Number(values.batch);
 }
 
 // the CLI from source (bin/ runs dist/, which may be older than the tree)
-const entry = path.join(work, "captionkit.ts");
+const entry = path.join(work, "captionkit.mts"); // .mts: an ES module outside the package
 const mainUrl = pathToFileURL(path.join(packageRoot(), "src/cli/main.ts")).href;
 writeFileSync(
   entry,
