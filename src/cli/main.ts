@@ -15,6 +15,7 @@ import { register as score } from "./commands/score.js";
 import { register as search } from "./commands/search.js";
 import { register as serve } from "./commands/serve.js";
 import { register as train } from "./commands/train.js";
+import { register as worker } from "./commands/worker.js";
 
 /** Commands in pipeline order; each file only parses flags and calls the library. */
 const commands = [
@@ -32,6 +33,7 @@ const commands = [
   score,
   serve,
   index,
+  worker,
   search,
   evaluateRetrieval,
 ];

@@ -4,7 +4,7 @@ import type { Encoder } from "../encoders/types.js";
 import { ImageError } from "../image/errors.js";
 import { UNIT_RANGE } from "../image/normalization.js";
 import { imageLength, normalizeInto, resizedRgb } from "../image/preprocess.js";
-import type { LoadedEmbedding } from "./models.js";
+import { embedFeatures, type LoadedEmbedding } from "./models.js";
 import type { ImageFeatures, IndexPipeline, PipelineInput, ProcessedImage } from "./pipeline.js";
 
 /** Beam width for index captions: the CLI's default, so `index` and `caption` agree. */
@@ -20,32 +20,40 @@ export class DefaultPipeline implements IndexPipeline {
   readonly captionModel: string;
   readonly embeddingModel: string | undefined;
   readonly captionModelDir: string;
+  /** sha256 of the caption model's weights (a queue worker checks it against the producer's). */
+  readonly captionModelDigest: string;
 
-  private parts: Map<string, Encoder> | undefined;
+  private parts: Promise<Map<string, Encoder>> | undefined;
 
   constructor(
-    private readonly captioner: ImageCaptioner,
+    readonly captioner: ImageCaptioner,
     private readonly embedding: LoadedEmbedding | undefined,
     /** Encoder factory (tests pass fakes). */
     private readonly makeEncoder: (name: string) => Promise<Encoder> = (name) => createEncoder(name),
   ) {
     this.captionModel = captioner.model.info.name;
     this.captionModelDir = captioner.model.dir;
+    this.captionModelDigest = captioner.model.info.weightsDigest;
     this.embeddingModel = embedding?.id;
   }
 
   /** Encoders load on first use: a re-run with nothing new to index never pays for them. */
-  private async encoders(): Promise<Map<string, Encoder>> {
-    if (this.parts) return this.parts;
+  private encoders(): Promise<Map<string, Encoder>> {
+    // one promise, so concurrent first calls (a queue worker taking several jobs) load them once
+    this.parts ??= this.loadEncoders();
+    return this.parts;
+  }
+
+  private async loadEncoders(): Promise<Map<string, Encoder>> {
     const names = [...new Set(splitEncoder(this.embedding?.model.config.encoder))];
     const parts = new Map<string, Encoder>();
     try {
       for (const name of names) parts.set(name, await this.makeEncoder(name));
     } catch (error) {
       for (const e of parts.values()) e.dispose();
+      this.parts = undefined;
       throw error;
     }
-    this.parts = parts;
     return parts;
   }
 
@@ -131,9 +139,7 @@ export class DefaultPipeline implements IndexPipeline {
   }
 
   embed(features: ImageFeatures[]): Float32Array | undefined {
-    if (!this.embedding) return undefined;
-    const f = features.find((x) => x.encoder === this.embedding!.model.config.encoder);
-    return f ? this.embedding.model.searchVector(f.pooled) : undefined;
+    return embedFeatures(this.embedding, features);
   }
 
   /** Features of a (possibly "+"-joined) encoder for one image: parts' grids side by side per region. */
@@ -168,7 +174,12 @@ export class DefaultPipeline implements IndexPipeline {
   }
 
   dispose(): void {
-    for (const e of this.parts?.values() ?? []) e.dispose();
+    void this.parts?.then(
+      (parts) => {
+        for (const e of parts.values()) e.dispose();
+      },
+      () => {},
+    );
     this.captioner.dispose();
   }
 }

@@ -1,3 +1,4 @@
+export { ANN_MIN_VECTORS, annFiles, type SyncResult, syncVectorIndex } from "./ann/vector-index.js";
 export { openDatabase, SCHEMA_VERSION } from "./db/schema.js";
 export { PhotoStore } from "./db/store.js";
 export { loadJointEmbedding, saveJointEmbedding } from "./embedding/io.js";

@@ -3,9 +3,12 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { glob } from "tinyglobby";
 import { decodeFloat16, encodeFloat16 } from "../core/float16.js";
+import { ANN_MIN_VECTORS, type SyncResult, syncVectorIndex } from "./ann/vector-index.js";
 import type { PhotoStore, StoredFeatures } from "./db/store.js";
 import type { ImageFeatures, IndexPipeline, PipelineInput } from "./pipeline.js";
 import { dequantizeRows, quantizeRows } from "./quantize.js";
+
+const NO_BYTES = new Uint8Array(0);
 
 export const IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "webp", "gif", "tif", "tiff"] as const;
 
@@ -16,6 +19,18 @@ export interface IndexOptions {
   /** Called once the work is known, then after each batch (drives the CLI progress bar). */
   onProgress?: (event: { total: number; done: number }) => void;
   onError?: (imagePath: string, error: Error) => void;
+  /**
+   * Batches sent to the pipeline before the first is written (a queue keeps many workers busy this
+   * way); they are still written in order, one transaction each. Default 1.
+   */
+  inFlight?: number;
+  /**
+   * Cut batches from the folder listing (every batchSize files) instead of from the work list, so a
+   * restarted run forms the same batches and a queue finds the results it already has. Default false.
+   */
+  stableBatches?: boolean;
+  /** Vectors from which the HNSW graph beside the database is kept (search/ann/). Default ANN_MIN_VECTORS. */
+  annMinVectors?: number;
 }
 
 export interface IndexSummary {
@@ -28,6 +43,8 @@ export interface IndexSummary {
   /** Images whose content matched an indexed image (moved or duplicated): copied, not recomputed. */
   reused: number;
   embedded: number;
+  /** What happened to the HNSW graph beside the database ("none": too few vectors, or in memory). */
+  vectorIndex: SyncResult["action"];
 }
 
 /**
@@ -54,6 +71,7 @@ export async function indexFolder(
     failed: 0,
     reused: 0,
     embedded: 0,
+    vectorIndex: "none",
   };
 
   const present = new Set(files);
@@ -73,12 +91,14 @@ export async function indexFolder(
   if (pipeline.captionModelDir) store.setMeta("caption_model_dir", pipeline.captionModelDir);
 
   options.onProgress?.({ total: todo.length, done: 0 });
-  for (let start = 0; start < todo.length; start += batchSize) {
-    const batch = todo.slice(start, start + batchSize);
-    const inputs: (PipelineInput & { size: number; mtimeMs: number; hash: string })[] = [];
+  type Input = PipelineInput & { size: number; mtimeMs: number; hash: string };
+  // read, hash and send to the pipeline; with a queue several batches are out at once
+  const start = async (batch: typeof todo) => {
+    const inputs: Input[] = [];
     for (const file of batch) {
       const bytes = await readFile(file.path);
-      inputs.push({ ...file, bytes, hash: createHash("sha256").update(bytes).digest("hex") });
+      const hash = createHash("sha256").update(bytes).digest("hex");
+      inputs.push({ ...file, bytes: pipeline.readsPaths ? NO_BYTES : bytes, hash });
     }
     // Content already indexed (touched file, moved or duplicated photo): no model work needed.
     const fresh = inputs.filter((input) => {
@@ -86,6 +106,22 @@ export async function indexFolder(
       return !(row && row.hash === input.hash) && store.idByHash(input.hash) === undefined;
     });
     const results = fresh.length > 0 ? await pipeline.process(fresh) : [];
+    return { inputs, fresh, results };
+  };
+  const batches = options.stableBatches ? cutByListing(files, todo, batchSize) : cut(todo, batchSize);
+  const window = Math.max(1, options.inFlight ?? 1);
+  const pending: ReturnType<typeof start>[] = [];
+  let next = 0;
+  const launch = () => {
+    const started = start(batches[next++]!);
+    started.catch(() => {}); // awaited in order below; this only keeps a later failure from going unhandled
+    pending.push(started);
+  };
+  let done = 0;
+  while (next < batches.length && pending.length < window) launch();
+  while (pending.length > 0) {
+    const { inputs, fresh, results } = await pending.shift()!;
+    if (next < batches.length) launch();
     store.db.transaction(() => {
       for (const input of inputs) {
         const row = store.byPath(input.path);
@@ -115,7 +151,9 @@ export async function indexFolder(
         else summary.added++;
       }
     })();
-    options.onProgress?.({ total: todo.length, done: Math.min(start + batchSize, todo.length) });
+    if (fresh.length > 0) await pipeline.committed?.(fresh);
+    done += inputs.length;
+    options.onProgress?.({ total: todo.length, done });
   }
   store.db.transaction(() => {
     for (const row of gone) store.remove(row.id);
@@ -123,7 +161,31 @@ export async function indexFolder(
   summary.removed = gone.length;
   // what the batches did not embed: every image after an embedding model change
   summary.embedded += refreshEmbeddings(store, pipeline, batchSize * 8);
+  const file = store.db.name;
+  if (pipeline.embeddingModel && file !== ":memory:" && file !== "") {
+    const minVectors = options.annMinVectors ?? ANN_MIN_VECTORS;
+    summary.vectorIndex = syncVectorIndex(file, store, pipeline.embeddingModel, { minVectors }).action;
+  }
   return summary;
+}
+
+function cut<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** The work list in batches bounded by fixed positions of the (sorted) listing; empty ones dropped. */
+function cutByListing<T extends { path: string }>(files: string[], todo: T[], size: number): T[][] {
+  const slot = new Map(files.map((f, i) => [f, Math.floor(i / size)]));
+  const out = new Map<number, T[]>();
+  for (const item of todo) {
+    const key = slot.get(item.path)!;
+    const list = out.get(key);
+    if (list) list.push(item);
+    else out.set(key, [item]);
+  }
+  return [...out.values()];
 }
 
 /**

@@ -4,6 +4,7 @@ import path from "node:path";
 import { defaultEmbeddingDir } from "../core/paths.js";
 import { loadJointEmbedding } from "./embedding/io.js";
 import type { JointEmbedding } from "./embedding/model.js";
+import type { ImageFeatures } from "./pipeline.js";
 
 export const DEFAULT_EMBEDDING_DIR = defaultEmbeddingDir();
 
@@ -23,4 +24,13 @@ export async function loadEmbeddingWithId(dir: string): Promise<LoadedEmbedding>
     id: `${path.basename(path.resolve(dir))}@${hash.digest("hex").slice(0, 12)}`,
     dir: path.resolve(dir),
   };
+}
+
+/** An image's search vector from its features of the embedding's encoder (undefined without them). */
+export function embedFeatures(
+  embedding: LoadedEmbedding | undefined,
+  features: readonly ImageFeatures[],
+): Float32Array | undefined {
+  const f = embedding && features.find((x) => x.encoder === embedding.model.config.encoder);
+  return f ? embedding.model.searchVector(f.pooled) : undefined;
 }

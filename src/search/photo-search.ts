@@ -1,9 +1,11 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { ANN_MIN_VECTORS } from "./ann/vector-index.js";
 import { openDatabase } from "./db/schema.js";
 import { PhotoStore } from "./db/store.js";
 import { unpackFeatures } from "./indexer.js";
 import { DEFAULT_EMBEDDING_DIR, type LoadedEmbedding, loadEmbeddingWithId } from "./models.js";
+import { AnnRanker } from "./rankers/ann.js";
 import { EmbeddingRanker } from "./rankers/embedding.js";
 import { type Ranked, rankFullText } from "./rankers/fts.js";
 import { reciprocalRankFusion } from "./rankers/fusion.js";
@@ -31,6 +33,12 @@ export interface OpenPhotoSearchOptions {
   defaultMethod?: RankingMethod;
   /** Candidates (the embedding's top, else BM25's) that generative ranking re-scores. Default 50. */
   generativeCandidates?: number;
+  /**
+   * How the embedding ranking finds the best vectors: "exact" scans them all (the reference); "ann"
+   * uses the HNSW graph `index` saved beside the database; "auto" (default) uses the graph from
+   * ANN_MIN_VECTORS vectors on. Without a usable graph every mode scans.
+   */
+  vectorSearch?: "auto" | "ann" | "exact";
 }
 
 /**
@@ -54,15 +62,16 @@ export async function openPhotoSearch(
   const store = new PhotoStore(db);
   const dir = options.embeddingModel ?? store.getMeta("embedding_model_dir") ?? DEFAULT_EMBEDDING_DIR;
   const embedding = existsSync(dir) ? await loadEmbeddingWithId(dir) : undefined;
-  return new SqlitePhotoSearch(store, dir, embedding, options);
+  return new SqlitePhotoSearch(dbPath, store, dir, embedding, options);
 }
 
 class SqlitePhotoSearch implements PhotoSearch {
-  private ranker: EmbeddingRanker | undefined;
+  private ranker: EmbeddingRanker | AnnRanker | undefined;
   private dataVersion = -1;
   private scorer: CaptionScorer | undefined;
 
   constructor(
+    private readonly dbPath: string,
     private readonly store: PhotoStore,
     private readonly embeddingDir: string,
     private readonly embedding: LoadedEmbedding | undefined,
@@ -187,7 +196,7 @@ class SqlitePhotoSearch implements PhotoSearch {
     }
     const version = this.store.db.pragma("data_version", { simple: true }) as number;
     if (!this.ranker || version !== this.dataVersion) {
-      this.ranker = new EmbeddingRanker(this.store, this.embedding.model, this.embedding.id);
+      this.ranker = this.vectorRanker(this.embedding);
       this.dataVersion = version;
     }
     if (this.ranker.size === 0 && this.store.count() > 0) {
@@ -199,6 +208,19 @@ class SqlitePhotoSearch implements PhotoSearch {
     const ranked = this.ranker.rank(query, depth);
     // not an error even when required: the caption words are then all there is to go by
     return ranked ? { ranked } : { reason: "no word of the query is known to the joint-embedding model" };
+  }
+
+  /** The graph when the mode and size call for it and one is usable, else the exact scan. */
+  private vectorRanker(embedding: LoadedEmbedding): EmbeddingRanker | AnnRanker {
+    const mode = this.options.vectorSearch ?? "auto";
+    const wanted =
+      mode === "ann" || (mode === "auto" && this.store.embeddingCount(embedding.id) >= ANN_MIN_VECTORS);
+    if (wanted) {
+      if (this.ranker instanceof AnnRanker && this.ranker.refresh()) return this.ranker;
+      const ann = AnnRanker.open(this.dbPath, this.store, embedding.model, embedding.id);
+      if (ann) return ann;
+    }
+    return new EmbeddingRanker(this.store, embedding.model, embedding.id);
   }
 
   close(): void {

@@ -18,6 +18,8 @@ export interface ProcessedImage {
 export interface PipelineInput {
   path: string;
   bytes: Uint8Array;
+  /** sha256 of bytes, when the caller has it (the indexer does). */
+  hash?: string;
 }
 
 /**
@@ -31,9 +33,16 @@ export interface IndexPipeline {
   readonly captionModelDir?: string;
   /** Joint-embedding model id; undefined when the pipeline has no embedding model. */
   readonly embeddingModel?: string;
+  /**
+   * The pipeline reads each image from its path itself (a queue's workers do): process() then gets
+   * empty bytes, so the indexer holds no photo in memory while batches are out.
+   */
+  readonly readsPaths?: boolean;
   /** One result per input, same order; an Error for an image that cannot be read or encoded. */
   process(inputs: PipelineInput[]): Promise<(ProcessedImage | Error)[]>;
   /** Joint-embedding vector from stored features, or undefined if the needed encoder is missing. */
   embed?(features: ImageFeatures[]): Float32Array | undefined;
+  /** Called once a batch's results are in the index (a queue drops the jobs it kept until then). */
+  committed?(inputs: PipelineInput[]): Promise<void> | void;
   dispose(): void;
 }

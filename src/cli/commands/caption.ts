@@ -19,7 +19,7 @@ const optionsSchema = z
     alternatives: z.coerce.number().int().min(0).max(10).default(2),
     format: z.enum(OUTPUT_FORMATS as [string, ...string[]]).default("text"),
     recursive: z.boolean().default(false),
-    concurrency: z.coerce.number().int().min(1).max(32).default(2),
+    concurrency: z.coerce.number().int().min(1).max(256).optional(),
     out: z.string().optional(),
     xmpSidecar: z.boolean().default(false),
     embed: z.boolean().default(false),
@@ -31,6 +31,8 @@ const optionsSchema = z
     mirror: z.boolean().optional(),
     memory: z.string().min(1).optional(),
     prior: z.boolean().optional(),
+    redis: z.string().optional(),
+    queue: z.string().min(1).optional(),
   })
   .strict();
 
@@ -106,12 +108,14 @@ export async function runCaption(
     return summary;
   }
 
-  const captioner = await io.loadCaptioner(options.model, {
-    ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
-    ...(options.memory === undefined ? {} : { memory: options.memory }),
-    ...(options.prior === undefined ? {} : { prior: options.prior }),
-    ...(options.runtime === undefined ? {} : { runtime: options.runtime }),
-  });
+  const captioner = options.redis
+    ? await queueCaptioner(options.redis, options)
+    : await io.loadCaptioner(options.model, {
+        ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
+        ...(options.memory === undefined ? {} : { memory: options.memory }),
+        ...(options.prior === undefined ? {} : { prior: options.prior }),
+        ...(options.runtime === undefined ? {} : { runtime: options.runtime }),
+      });
   const tagger = options.objects ? await (io.loadTagger ?? loadObjectTagger)() : undefined;
   // Results streaming to the terminal are progress enough; a bar between them would garble them.
   const streaming = !log && options.format !== "json";
@@ -140,7 +144,8 @@ export async function runCaption(
     for await (const record of captionFiles(todo, captioner, {
       beam: options.beam,
       alternatives: options.alternatives,
-      concurrency: options.concurrency,
+      // with a queue, the batches out at once are what keeps many workers busy
+      concurrency: options.concurrency ?? (options.redis ? 32 : 2),
       xmpSidecar: options.xmpSidecar,
       embed: options.embed,
       backup: options.backup,
@@ -200,6 +205,33 @@ export async function runCaption(
   return summary;
 }
 
+/** `--redis`: batches go to `captionkit worker`s; the model is only described here, never loaded. */
+async function queueCaptioner(
+  redis: string,
+  options: { model?: string | undefined; queue?: string | undefined } & Record<string, unknown>,
+): Promise<Captioner> {
+  // --no-prior is the only way prior is set (commander defaults it to true)
+  const local = ["mirror", "memory", "runtime"].filter((key) => options[key] !== undefined);
+  if (options.prior === false) local.push("no-prior");
+  if (local.length > 0) {
+    throw new Error(
+      `--${local[0]} is a model setting of the workers; with --redis they caption with their model folder's settings`,
+    );
+  }
+  const [{ QueueCaptioner }, { describeModel }, { defaultModelDir }] = await Promise.all([
+    import("../../distributed/producer.js"),
+    import("../../model/load.js"),
+    import("../../core/paths.js"),
+  ]);
+  const description = await describeModel(options.model ?? defaultModelDir());
+  return QueueCaptioner.connect({
+    redis,
+    ...(options.queue ? { queue: options.queue } : {}),
+    captionModel: description.meta.name,
+    captionDigest: description.weightsDigest,
+  });
+}
+
 export function register(program: Command): void {
   program
     .command("caption")
@@ -221,7 +253,15 @@ export function register(program: Command): void {
     .option("--alternatives <n>", "other captions to report per image", "2")
     .option("--format <format>", `output format: ${OUTPUT_FORMATS.join(", ")}`, "text")
     .option("--recursive", "descend into subfolders of the folders given")
-    .option("--concurrency <n>", "model calls in flight at once", "2")
+    .option(
+      "--concurrency <n>",
+      "model calls in flight at once (default 2; with --redis, queued batches: 32)",
+    )
+    .option(
+      "--redis <url>",
+      "caption on `captionkit worker`s taking jobs from this Redis (paths on shared storage)",
+    )
+    .option("--queue <name>", "with --redis: the queue name (default captionkit)")
     .option("--out <file>", "append JSONL results to FILE and skip images it already holds (resumable)")
     .option("--xmp-sidecar", "write the caption as dc:description into <image>.xmp (other fields kept)")
     .option("--embed", "write XMP dc:description and EXIF ImageDescription into the image file")

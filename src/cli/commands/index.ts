@@ -17,13 +17,16 @@ const optionsSchema = z
     runtime: runtimeFlagField,
     embeddingModel: z.string().default(defaultEmbeddingDir()),
     batch: z.coerce.number().int().min(1).max(256).default(16),
+    redis: z.string().optional(),
+    queue: z.string().min(1).optional(),
+    inFlight: z.coerce.number().int().min(1).max(10_000).default(32),
   })
   .strict();
 
 export type IndexCommandOptions = z.input<typeof optionsSchema>;
 
 export interface IndexCommandIo {
-  /** Builds the models' pipeline (tests inject a synthetic one). */
+  /** Builds the models' pipeline (tests inject a synthetic one); not called with --redis. */
   createPipeline(options: {
     model?: string;
     embeddingModel: string;
@@ -57,11 +60,13 @@ export async function runIndex(
   io: IndexCommandIo,
 ): Promise<IndexSummary> {
   const options = parseFlags(optionsSchema, rawOptions);
-  const pipeline = await io.createPipeline({
-    model: options.model,
-    embeddingModel: options.embeddingModel,
-    ...(options.runtime ? { runtime: options.runtime } : {}),
-  });
+  const pipeline = options.redis
+    ? await queuePipeline(options.redis, options)
+    : await io.createPipeline({
+        model: options.model,
+        embeddingModel: options.embeddingModel,
+        ...(options.runtime ? { runtime: options.runtime } : {}),
+      });
   const [{ openDatabase }, { PhotoStore }, { indexFolder }] = await Promise.all([
     import("../../search/db/schema.js"),
     import("../../search/db/store.js"),
@@ -75,6 +80,8 @@ export async function runIndex(
     const summary = await indexFolder(store, folder, pipeline, {
       recursive: options.recursive,
       batchSize: options.batch,
+      // with a queue: many batches out at once for the workers, and the same batches after a restart
+      ...(options.redis ? { inFlight: options.inFlight, stableBatches: true } : {}),
       onProgress: ({ total, done }) => {
         progress ??= startProgress("indexing", total, { unit: "images" });
         progress.increment(done - shown);
@@ -88,7 +95,8 @@ export async function runIndex(
     io.stdout(
       `${summary.scanned} images in ${folder}: ${summary.added} added, ${summary.updated} updated, ` +
         `${summary.unchanged} unchanged, ${summary.removed} removed, ${summary.failed} failed` +
-        `${summary.reused ? ` (${summary.reused} copied from identical files)` : ""}; index ${options.db} holds ${store.count()}\n`,
+        `${summary.reused ? ` (${summary.reused} copied from identical files)` : ""}; index ${options.db} holds ${store.count()}` +
+        `${summary.vectorIndex === "none" ? "" : `; nearest-neighbour graph ${summary.vectorIndex}`}\n`,
     );
     return summary;
   } finally {
@@ -96,6 +104,30 @@ export async function runIndex(
     pipeline.dispose();
     store.db.close();
   }
+}
+
+/** The producer's pipeline: batches go to the queue; the models are only described, never loaded. */
+async function queuePipeline(
+  redis: string,
+  options: { model?: string | undefined; embeddingModel: string; queue?: string | undefined },
+): Promise<IndexPipeline> {
+  const [{ QueuePipeline }, { describeModel }, { defaultModelDir }, { loadEmbeddingWithId }] =
+    await Promise.all([
+      import("../../distributed/producer.js"),
+      import("../../model/load.js"),
+      import("../../core/paths.js"),
+      import("../../search/models.js"),
+    ]);
+  const dir = path.resolve(options.model ?? defaultModelDir());
+  const description = await describeModel(dir);
+  return QueuePipeline.connect({
+    redis,
+    ...(options.queue ? { queue: options.queue } : {}),
+    captionModel: description.meta.name,
+    captionDigest: description.weightsDigest,
+    captionModelDir: dir,
+    embedding: await loadEmbeddingWithId(options.embeddingModel),
+  });
 }
 
 export function register(program: Command): void {
@@ -108,7 +140,10 @@ export function register(program: Command): void {
     .option("--model <dir>", "caption model folder (default: the shipped model)")
     .option(...RUNTIME_OPTION)
     .option("--embedding-model <dir>", "joint-embedding model folder", defaultEmbeddingDir())
-    .option("--batch <n>", "images per batch and per transaction", "16")
+    .option("--batch <n>", "images per batch and per transaction (with --redis: per queue job)", "16")
+    .option("--redis <url>", "produce for `captionkit worker`s on this Redis instead of captioning here")
+    .option("--queue <name>", "with --redis: the queue name (default captionkit)")
+    .option("--in-flight <n>", "with --redis: batches queued ahead of the one being written", "32")
     .action(async (folder: string, options: IndexCommandOptions) => {
       const summary = await runIndex(folder, options, defaultIndexIo);
       if (summary.failed > 0) process.exitCode = 1;

@@ -57,6 +57,24 @@ export const MIGRATIONS: ReadonlyArray<(db: Db) => void> = [
       );
     `);
   },
+  // v3: a change log of the embeddings table (every insert or delete of a vector appends the image id),
+  // so the approximate nearest-neighbour file beside the index (search/ann/) catches up on what changed
+  // since it was saved instead of being rebuilt; index_uid ties that file to this database.
+  (db) => {
+    db.exec(`
+      CREATE TABLE embedding_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, image_id INTEGER NOT NULL);
+      CREATE TRIGGER embeddings_log_insert AFTER INSERT ON embeddings BEGIN
+        INSERT INTO embedding_log (image_id) VALUES (new.image_id);
+      END;
+      CREATE TRIGGER embeddings_log_delete AFTER DELETE ON embeddings BEGIN
+        INSERT INTO embedding_log (image_id) VALUES (old.image_id);
+      END;
+      CREATE TRIGGER embeddings_log_update AFTER UPDATE ON embeddings BEGIN
+        INSERT INTO embedding_log (image_id) VALUES (new.image_id);
+      END;
+      INSERT OR IGNORE INTO meta (key, value) VALUES ('index_uid', lower(hex(randomblob(16))));
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -33,6 +33,7 @@ export class PhotoStore {
     this.stmts = {
       byPath: db.prepare("SELECT id, path, size, mtime_ms, hash FROM images WHERE path = ?"),
       byId: db.prepare("SELECT id, path, size, mtime_ms, hash FROM images WHERE id = ?"),
+      brief: db.prepare("SELECT id, path, caption FROM images WHERE id = ?"),
       pathRange: db.prepare("SELECT min(path) AS first, max(path) AS last FROM images"),
       all: db.prepare("SELECT id, path, size, mtime_ms, hash FROM images"),
       byHash: db.prepare("SELECT id FROM images WHERE hash = ? LIMIT 1"),
@@ -62,6 +63,14 @@ export class PhotoStore {
         "SELECT images.id, images.path, images.caption, embeddings.vector FROM images " +
           "JOIN embeddings ON embeddings.image_id = images.id WHERE embeddings.model = ? ORDER BY images.id",
       ),
+      embedding: db.prepare("SELECT vector FROM embeddings WHERE image_id = ? AND model = ?").pluck(),
+      embeddingVectors: db.prepare("SELECT image_id AS id, vector FROM embeddings WHERE model = ?"),
+      embeddingBytes: db.prepare("SELECT length(vector) FROM embeddings WHERE model = ? LIMIT 1").pluck(),
+      embeddingCount: db.prepare("SELECT count(*) FROM embeddings WHERE model = ?").pluck(),
+      logEnd: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'embedding_log'").pluck(),
+      logStart: db.prepare("SELECT min(seq) FROM embedding_log").pluck(),
+      logSince: db.prepare("SELECT DISTINCT image_id FROM embedding_log WHERE seq > ? AND seq <= ?").pluck(),
+      logPrune: db.prepare("DELETE FROM embedding_log WHERE seq <= ?"),
       captions: db.prepare("SELECT id, path, caption FROM images ORDER BY id"),
       count: db.prepare("SELECT count(*) AS n FROM images"),
       getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
@@ -80,6 +89,10 @@ export class PhotoStore {
 
   byId(id: number): ImageRow | undefined {
     return this.stmts.byId.get(id) as ImageRow | undefined;
+  }
+
+  brief(id: number): { id: number; path: string; caption: string } | undefined {
+    return this.stmts.brief.get(id) as { id: number; path: string; caption: string } | undefined;
   }
 
   /** Alphabetically first and last indexed paths: their common prefix is every path's. */
@@ -135,6 +148,44 @@ export class PhotoStore {
       caption: string;
       vector: Buffer;
     }[];
+  }
+
+  /** One image's vector from this model, if it has one. */
+  embedding(id: number, model: string): Buffer | undefined {
+    return this.stmts.embedding.get(id, model) as Buffer | undefined;
+  }
+
+  /** Every vector from this model, streamed (a million rows never sit in one array). */
+  embeddingVectors(model: string): IterableIterator<{ id: number; vector: Buffer }> {
+    return this.stmts.embeddingVectors.iterate(model) as IterableIterator<{ id: number; vector: Buffer }>;
+  }
+
+  /** Bytes of one vector from this model (undefined without any). */
+  embeddingBytes(model: string): number | undefined {
+    return this.stmts.embeddingBytes.get(model) as number | undefined;
+  }
+
+  embeddingCount(model: string): number {
+    return this.stmts.embeddingCount.get(model) as number;
+  }
+
+  /**
+   * The embedding change log (schema v3): every vector written or dropped appends its image id.
+   * `end` is the last sequence number ever given (0 before the first), `start` the oldest still kept.
+   */
+  embeddingLog(): { start: number | undefined; end: number } {
+    const start = this.stmts.logStart.get() as number | null;
+    return { start: start ?? undefined, end: (this.stmts.logEnd.get() as number | undefined) ?? 0 };
+  }
+
+  /** Image ids whose vector changed after sequence `after`, up to `upTo`. */
+  embeddingChanges(after: number, upTo: number): number[] {
+    return this.stmts.logSince.all(after, upTo) as number[];
+  }
+
+  /** Forgets log entries up to `upTo`: whoever needed them has saved their effect. */
+  pruneEmbeddingLog(upTo: number): void {
+    this.stmts.logPrune.run(upTo);
   }
 
   captions(): { id: number; path: string; caption: string }[] {
