@@ -7,10 +7,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { encodeImage, solidImage, writeFixture } from "../../test/fixtures/images.js";
 import { writeTinyModel } from "../alttext/test-utils/tiny-model.js";
-import { mobilenetV2Mid } from "../encoders/builtin.js";
-import { saveJointEmbedding } from "../search/embedding/io.js";
-import { JointEmbedding } from "../search/embedding/model.js";
-import { TextFeaturizer } from "../search/embedding/text-features.js";
+import { writeTinyEmbedding } from "./test-utils/tiny-embedding.js";
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), "../../..");
 const bin = join(repoRoot, "bin", "captionkit.js");
@@ -55,24 +52,6 @@ function runCli(
 async function contents(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true });
   return entries.map((e) => relative(dir, join(dir, e))).sort();
-}
-
-/** A joint embedding over the tiny model's encoder, so `index` runs without the shipped models. */
-async function writeTinyEmbedding(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "captionkit-tiny-embedding-"));
-  const model = JointEmbedding.init(
-    {
-      encoder: mobilenetV2Mid.name,
-      imageParts: [mobilenetV2Mid.pooledSize],
-      imageHidden: [],
-      wordDim: 4,
-      textHidden: [],
-      jointDim: 4,
-    },
-    new TextFeaturizer({ terms: ["dog", "red"] }),
-  );
-  await saveJointEmbedding(model, dir);
-  return dir;
 }
 
 describe.skipIf(!built)("the built CLI offline (onnxruntime telemetry off)", () => {

@@ -88,3 +88,17 @@ export function checkBatch(batch: FeatureBatch, shape: DecoderShape): void {
 export function decoderCapacity(config: { kind: string; maxLength?: number }): number {
   return config.kind === "transformer" ? (config.maxLength ?? 32) - 1 : Number.POSITIVE_INFINITY;
 }
+
+/**
+ * captionLogProbs' captions argument as a lookup: one caption for every image, or one per image
+ * (checked against the image count).
+ */
+export function captionPerImage(
+  captions: readonly number[] | readonly (readonly number[])[],
+  images: number,
+): (image: number) => readonly number[] {
+  const perImage = Array.isArray(captions[0]);
+  if (perImage && captions.length !== images)
+    throw new Error(`captionLogProbs: ${captions.length} captions for ${images} images`);
+  return (i) => (perImage ? (captions[i] as readonly number[]) : (captions as readonly number[]));
+}

@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { END_ID, START_ID } from "../data/vocabulary.js";
 import { imageVectors } from "./image-vectors.js";
 import {
+  captionPerImage,
   checkBatch,
   type DecoderRuntime,
   decoderCapacity,
@@ -61,11 +62,7 @@ export class TfjsRuntime implements DecoderRuntime {
     chunk = 64,
   ): Float32Array {
     const images = batch.count;
-    const perImage = Array.isArray(captions[0]);
-    if (perImage && captions.length !== images)
-      throw new Error(`captionLogProbs: ${captions.length} captions for ${images} images`);
-    const captionOf = (i: number) =>
-      perImage ? (captions[i] as readonly number[]) : (captions as readonly number[]);
+    const captionOf = captionPerImage(captions, images);
     const { regions, featureDim, pooledDim, vocabSize } = this.decoder.shape;
     const out = new Float32Array(images);
     for (let start = 0; start < images; start += chunk) {

@@ -2,6 +2,7 @@ import type * as Ort from "onnxruntime-node";
 import { loadOnnxRuntime, loadSyncOnnxSessions, type SyncOnnxSession } from "../../core/onnxruntime.js";
 import { END_ID, START_ID } from "../../data/vocabulary.js";
 import {
+  captionPerImage,
   checkBatch,
   type DecoderRuntime,
   type FeatureBatch,
@@ -176,11 +177,7 @@ export class OnnxDecoderRuntime implements DecoderRuntime {
     chunk = 64,
   ): Float32Array {
     const images = batch.count;
-    const perImage = Array.isArray(captions[0]);
-    if (perImage && captions.length !== images)
-      throw new Error(`captionLogProbs: ${captions.length} captions for ${images} images`);
-    const captionOf = (i: number) =>
-      perImage ? (captions[i] as readonly number[]) : (captions as readonly number[]);
+    const captionOf = captionPerImage(captions, images);
     const { regions, featureDim, pooledDim, vocabSize } = this.shape;
     const out = new Float32Array(images);
     for (let begin = 0; begin < images; begin += chunk) {
