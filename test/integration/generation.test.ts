@@ -31,9 +31,9 @@ describe.skipIf(!present || !hasModel)("captioning Flickr8k val photos with the 
     });
     expect(one.confidence).toBeCloseTo(batched.confidence, 6);
     expect(one.alternatives.map((a) => a.caption)).toEqual(batched.alternatives.map((a) => a.caption));
-    one.alternatives.forEach((a, i) =>
-      expect(a.confidence).toBeCloseTo(batched.alternatives[i]!.confidence, 6),
-    );
+    one.alternatives.forEach((a, i) => {
+      expect(a.confidence).toBeCloseTo(batched.alternatives[i]!.confidence, 6);
+    });
     for (const r of results) {
       console.log(`${r.caption} (${r.confidence.toFixed(2)})`);
       expect(r.caption).toMatch(/^[A-Z][^<>]*[^.]\.$/);
