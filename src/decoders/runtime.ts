@@ -71,6 +71,17 @@ export function selectRows(batch: FeatureBatch, rows: readonly number[]): Featur
   return { count: rows.length, grid, pooled };
 }
 
+/** Images begin .. begin + count - 1 of a batch, as views into its arrays (no copy). */
+export function sliceRows(batch: FeatureBatch, begin: number, count: number): FeatureBatch {
+  const gridWidth = batch.grid.length / Math.max(1, batch.count);
+  const pooledWidth = batch.pooled.length / Math.max(1, batch.count);
+  return {
+    count,
+    grid: batch.grid.subarray(begin * gridWidth, (begin + count) * gridWidth),
+    pooled: batch.pooled.subarray(begin * pooledWidth, (begin + count) * pooledWidth),
+  };
+}
+
 /** Checks that a batch has the decoder's feature sizes (a clear error instead of a shape crash). */
 export function checkBatch(batch: FeatureBatch, shape: DecoderShape): void {
   const { regions, featureDim, pooledDim } = shape;

@@ -9,6 +9,7 @@ import {
   type FeatureBatch,
   type StepOutput,
   type StepSession,
+  sliceRows,
 } from "./runtime.js";
 import type { CaptionDecoder, DecoderInputs, DecoderState } from "./types.js";
 
@@ -63,7 +64,7 @@ export class TfjsRuntime implements DecoderRuntime {
   ): Float32Array {
     const images = batch.count;
     const captionOf = captionPerImage(captions, images);
-    const { regions, featureDim, pooledDim, vocabSize } = this.decoder.shape;
+    const { vocabSize } = this.decoder.shape;
     const out = new Float32Array(images);
     for (let start = 0; start < images; start += chunk) {
       const count = Math.min(chunk, images - start);
@@ -80,11 +81,7 @@ export class TfjsRuntime implements DecoderRuntime {
         });
         target[i * steps + row.length] = END_ID;
       });
-      const chunkBatch: FeatureBatch = {
-        count,
-        grid: batch.grid.subarray(start * regions * featureDim, (start + count) * regions * featureDim),
-        pooled: batch.pooled.subarray(start * pooledDim, (start + count) * pooledDim),
-      };
+      const chunkBatch = sliceRows(batch, start, count);
       const scores = tf.tidy(() => {
         const tokens = tf.tensor2d(input, [count, steps], "int32");
         const targets = tf.tensor2d(target, [count, steps], "int32");

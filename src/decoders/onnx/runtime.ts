@@ -8,6 +8,7 @@ import {
   type FeatureBatch,
   type StepOutput,
   type StepSession,
+  sliceRows,
 } from "../runtime.js";
 import type { CaptionDecoder, DecoderShape } from "../types.js";
 import { buildStartGraph, buildStepGraph } from "./build.js";
@@ -178,19 +179,13 @@ export class OnnxDecoderRuntime implements DecoderRuntime {
   ): Float32Array {
     const images = batch.count;
     const captionOf = captionPerImage(captions, images);
-    const { regions, featureDim, pooledDim, vocabSize } = this.shape;
+    const { vocabSize } = this.shape;
     const out = new Float32Array(images);
     for (let begin = 0; begin < images; begin += chunk) {
       const count = Math.min(chunk, images - begin);
       const rows = Array.from({ length: count }, (_, i) => captionOf(begin + i));
       const steps = Math.max(...rows.map((r) => r.length)) + 1; // <start> + longest caption
-      const session = this.open([
-        {
-          count,
-          grid: batch.grid.subarray(begin * regions * featureDim, (begin + count) * regions * featureDim),
-          pooled: batch.pooled.subarray(begin * pooledDim, (begin + count) * pooledDim),
-        },
-      ]);
+      const session = this.open([sliceRows(batch, begin, count)]);
       const sums = new Float64Array(count);
       let state = session.start(Int32Array.from({ length: count }, (_, i) => i));
       const previous = new Int32Array(count);
