@@ -23,6 +23,11 @@ export interface StepSession<S = unknown> {
   /** Reorders/duplicates the rows of a state. rows: [newRows] row indices. */
   gather(state: S, rows: Int32Array): S;
   release(state: S): void;
+  /**
+   * The first view's image vectors (as DecoderRuntime.imageVectors gives them), when opening the batch
+   * computed them already: callers then skip a second pass over the images. Optional.
+   */
+  imageVectors?(): Float32Array[];
   /** Frees what open() allocated for the batch. */
   close(): void;
 }

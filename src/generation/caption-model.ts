@@ -1,6 +1,6 @@
 import { ptbTokenize } from "../data/ptb-tokenizer.js";
 import { UNK_ID, type Vocabulary } from "../data/vocabulary.js";
-import { type DecoderRuntime, type FeatureBatch, selectRows } from "../decoders/runtime.js";
+import { type DecoderRuntime, type FeatureBatch, type StepSession, selectRows } from "../decoders/runtime.js";
 import { orderByScore, type ProposalRanker } from "../rerank/rerank.js";
 import { confidenceOf, formatCaption } from "./format.js";
 import { beamSearch, greedySearch, type Hypothesis } from "./search.js";
@@ -65,11 +65,22 @@ export class CaptionModel {
       alpha: options.alpha ?? 0,
       noRepeatNgram: options.noRepeatNgram ?? DEFAULT_NO_REPEAT_NGRAM,
     };
-    const run = (x: readonly FeatureBatch[], suppress: number[]) =>
+    const run = (x: readonly FeatureBatch[], suppress: number[], session?: StepSession) =>
       beam === 1
-        ? greedySearch(this.runtime, x, { ...search, suppress }).map((h) => [h])
-        : beamSearch(this.runtime, x, { ...search, suppress });
-    const hypotheses = run(views, []);
+        ? greedySearch(this.runtime, x, { ...search, suppress }, session).map((h) => [h])
+        : beamSearch(this.runtime, x, { ...search, suppress }, session);
+    const { ranker } = this.reranking;
+    // One session for the search and the re-ranker's image vectors: a runtime that computed them when it
+    // opened the batch (onnx's start graph) is not run over the images a second time.
+    const session = this.runtime.open(views);
+    let hypotheses: Hypothesis[][];
+    let vectors: Float32Array[] = [];
+    try {
+      hypotheses = run(views, [], session);
+      if (ranker) vectors = session.imageVectors?.() ?? this.runtime.imageVectors(plain);
+    } finally {
+      session.close();
+    }
     const hasUnk = (h: Hypothesis) => h.tokens.includes(UNK_ID);
     const retry = hypotheses.flatMap((list, image) => (list.some((h) => !hasUnk(h)) ? [] : [image]));
     if (retry.length > 0) {
@@ -81,8 +92,6 @@ export class CaptionModel {
         hypotheses[image] = again[i] as Hypothesis[];
       });
     }
-    const { ranker } = this.reranking;
-    const vectors = ranker ? this.runtime.imageVectors(plain) : [];
     const grid = options.attentionGrid ?? squareGrid(this.runtime.shape.regions);
     return hypotheses.map((list, image) => {
       const kept = list.filter((h) => !hasUnk(h));

@@ -1,5 +1,5 @@
 import { END_ID, PAD_ID, START_ID } from "../data/vocabulary.js";
-import type { DecoderRuntime, FeatureBatch } from "../decoders/runtime.js";
+import type { DecoderRuntime, FeatureBatch, StepSession } from "../decoders/runtime.js";
 
 /** One finished (or cut at maxLength) token sequence. */
 export interface Hypothesis {
@@ -62,6 +62,8 @@ export function beamSearch(
   runtime: DecoderRuntime,
   views: readonly FeatureBatch[],
   options: BeamSearchOptions = {},
+  /** A session already open over `views` (the caller closes it); default: one opened and closed here. */
+  opened?: StepSession,
 ): Hypothesis[][] {
   const beam = Math.max(1, Math.floor(options.beam ?? 3));
   const vocab = runtime.shape.vocabSize;
@@ -95,7 +97,7 @@ export function beamSearch(
       attention: [],
     })),
   );
-  const session = runtime.open(views);
+  const session = opened ?? runtime.open(views);
   let state = session.start(Int32Array.from(repeat(active, beam)));
   let previous = new Int32Array(images * beam).fill(START_ID);
   const masks = suppressionMasks(vocab, options.suppress ?? [], minLength);
@@ -167,7 +169,7 @@ export function beamSearch(
     }
   } finally {
     session.release(state);
-    session.close();
+    if (!opened) session.close();
   }
   return finished.map((list) => list.sort((a, b) => b.score - a.score));
 }
@@ -217,6 +219,8 @@ export function greedySearch(
   runtime: DecoderRuntime,
   views: readonly FeatureBatch[],
   options: BeamSearchOptions = {},
+  /** A session already open over `views` (the caller closes it); default: one opened and closed here. */
+  opened?: StepSession,
 ): Hypothesis[] {
   const maxLength = capacity(runtime, options.maxLength);
   const minLength = options.minLength ?? 1;
@@ -235,7 +239,7 @@ export function greedySearch(
   }));
   const score = (h: { logProb: number; tokens: number[] }) => h.logProb / h.tokens.length ** alpha;
   let active = Array.from({ length: images }, (_, i) => i);
-  const session = runtime.open(views);
+  const session = opened ?? runtime.open(views);
   let state = session.start(Int32Array.from(active));
   let previous = new Int32Array(images).fill(START_ID);
   const masks = suppressionMasks(vocab, options.suppress ?? [], minLength);
@@ -292,7 +296,7 @@ export function greedySearch(
     }
   } finally {
     session.release(state);
-    session.close();
+    if (!opened) session.close();
   }
   return out as Hypothesis[];
 }

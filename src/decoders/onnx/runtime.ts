@@ -254,6 +254,13 @@ class OnnxSession implements StepSession<OnnxState> {
     );
   }
 
+  imageVectors(): Float32Array[] {
+    const vectors = this.images.image_vectors?.data as Float32Array | undefined;
+    if (!vectors) return [];
+    const width = vectors.length / (this.views * this.count); // views stacked view-major: view 0 first
+    return Array.from({ length: this.count }, (_, r) => vectors.slice(r * width, (r + 1) * width));
+  }
+
   start(rows: Int32Array): OnnxState {
     const count = rows.length;
     const image = new Int32Array(this.views * count);
