@@ -15,15 +15,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { packageRoot } from "../src/core/paths.js";
 import { Rng } from "../src/core/rng.js";
-import { createEncoder } from "../src/encoders/registry.js";
-import { preprocessBatch } from "../src/image/preprocess.js";
 import { HNSW_DEFAULTS, HnswIndex } from "../src/search/ann/hnsw.js";
 import { embeddingSimilarity } from "../src/search/embedding/similarity.js";
 import { DEFAULT_EMBEDDING_DIR, loadEmbeddingWithId } from "../src/search/models.js";
 import { topK } from "../src/search/rankers/top-k.js";
 import { evaluateSimilarity } from "../src/search/retrieval-metrics.js";
+import { embeddingInputs, flickr8kDir, readFlickr8kVal } from "./flickr8k-val.js";
 
 const { values } = parseArgs({
   options: {
@@ -145,30 +143,15 @@ function synthetic(count: number, queryCount: number): void {
 }
 
 async function flickr8k(): Promise<void> {
-  const flickr = values.flickr8k ?? path.join(packageRoot(), "../shared/datasets/flickr8k");
-  if (!existsSync(path.join(flickr, "splits/val.txt"))) {
+  const flickr = flickr8kDir(values.flickr8k);
+  const val = readFlickr8kVal(flickr);
+  if (!val) {
     console.log(`flickr8k: skipped, no Flickr8k at ${flickr}`);
     return;
   }
-  const names = readFileSync(path.join(flickr, "splits/val.txt"), "utf8").split(/\s+/).filter(Boolean);
-  const captions = new Map<string, string[]>(names.map((n) => [n, []]));
-  for (const line of readFileSync(path.join(flickr, "captions.tsv"), "utf8").split("\n")) {
-    const [image, , text] = line.split("\t");
-    if (image && text) captions.get(image)?.push(text);
-  }
+  const { names, captions } = val;
   const { model } = await loadEmbeddingWithId(values["embedding-model"]);
-  const encoder = await createEncoder(model.config.encoder);
-  const pooled = new Float32Array(names.length * model.imageDim);
-  for (let start = 0; start < names.length; start += 16) {
-    const batch = names.slice(start, start + 16).map((n) => path.join(flickr, "images", n));
-    const { data, errors } = await preprocessBatch(batch, {
-      size: encoder.inputSize,
-      normalization: encoder.normalization,
-    });
-    if (errors.some(Boolean)) throw errors.find(Boolean);
-    pooled.set((await encoder.encode(data, batch.length)).pooled, start * model.imageDim);
-  }
-  encoder.dispose();
+  const pooled = await embeddingInputs(model, flickr, names);
   const queries = names.flatMap((n) => captions.get(n)!);
   const owner = names.flatMap((n, i) => captions.get(n)!.map(() => i));
   const exact = evaluateSimilarity(

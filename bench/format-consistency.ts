@@ -10,15 +10,16 @@
  * Differences that remain once the pixels agree are the model's sensitivity (JPEG/WebP
  * re-compression changes pixels a little; a good model should not change its caption for that).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { loadCaptioner } from "../src/captioner/captioner.js";
-import { defaultModelDir, packageRoot } from "../src/core/paths.js";
+import { defaultModelDir } from "../src/core/paths.js";
 import { resizedRgb } from "../src/image/preprocess.js";
+import { flickr8kDir, readFlickr8kVal } from "./flickr8k-val.js";
 
 const { values } = parseArgs({
   options: {
@@ -29,15 +30,13 @@ const { values } = parseArgs({
   },
 });
 const count = Number(values.count);
-const flickr = values.flickr8k ?? path.join(packageRoot(), "../shared/datasets/flickr8k");
-if (!existsSync(path.join(flickr, "splits/val.txt"))) {
+const flickr = flickr8kDir(values.flickr8k);
+const val = readFlickr8kVal(flickr, count);
+if (!val) {
   console.log(`skipped: no Flickr8k at ${flickr}`);
   process.exit(0);
 }
-const names = readFileSync(path.join(flickr, "splits/val.txt"), "utf8")
-  .split(/\s+/)
-  .filter(Boolean)
-  .slice(0, count);
+const { names } = val;
 const originals = names.map((name) => path.join(flickr, "images", name));
 
 // "jpeg" (the photo saved again at quality 95) is the control: what re-compression alone changes

@@ -1,22 +1,9 @@
-/**
- * Where to put the embedding's good-match threshold (EMBEDDING_MIN_SCORE in
- * src/search/rankers/embedding.ts): the search score of each Flickr8k val caption against its own
- * photo and against every other photo, from the shipped joint embedding.
- *
- *   npx tsx bench/search-thresholds.ts [--count 200] [--flickr8k DIR] [--embedding-model DIR]
- *
- * "Other photo" pairs include some that the caption fits too (Flickr8k has many dogs), so the share
- * of them above a threshold overstates how often a truly unrelated photo would count as good.
- */
-import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { packageRoot } from "../src/core/paths.js";
-import { createEncoder } from "../src/encoders/registry.js";
-import { preprocessBatch } from "../src/image/preprocess.js";
 import { embeddingSimilarity } from "../src/search/embedding/similarity.js";
 import { DEFAULT_EMBEDDING_DIR, loadEmbeddingWithId } from "../src/search/models.js";
 import { EMBEDDING_MIN_SCORE } from "../src/search/rankers/embedding.js";
+import { embeddingInputs, flickr8kDir, readFlickr8kVal } from "./flickr8k-val.js";
 
 const { values } = parseArgs({
   options: {
@@ -25,34 +12,15 @@ const { values } = parseArgs({
     "embedding-model": { type: "string", default: DEFAULT_EMBEDDING_DIR },
   },
 });
-const flickr = values.flickr8k ?? path.join(packageRoot(), "../shared/datasets/flickr8k");
-if (!existsSync(path.join(flickr, "splits/val.txt"))) {
+const flickr = flickr8kDir(values.flickr8k);
+const val = readFlickr8kVal(flickr, Number(values.count));
+if (!val) {
   console.log(`skipped: no Flickr8k at ${flickr}`);
   process.exit(0);
 }
-const names = readFileSync(path.join(flickr, "splits/val.txt"), "utf8")
-  .split(/\s+/)
-  .filter(Boolean)
-  .slice(0, Number(values.count));
-const captions = new Map<string, string[]>(names.map((n) => [n, []]));
-for (const line of readFileSync(path.join(flickr, "captions.tsv"), "utf8").split("\n")) {
-  const [image, , text] = line.split("\t");
-  if (image && text) captions.get(image)?.push(text);
-}
-
+const { names, captions } = val;
 const { model } = await loadEmbeddingWithId(values["embedding-model"]);
-const encoder = await createEncoder(model.config.encoder);
-const pooled = new Float32Array(names.length * model.imageDim);
-for (let start = 0; start < names.length; start += 16) {
-  const batch = names.slice(start, start + 16).map((n) => path.join(flickr, "images", n));
-  const { data, errors } = await preprocessBatch(batch, {
-    size: encoder.inputSize,
-    normalization: encoder.normalization,
-  });
-  if (errors.some(Boolean)) throw errors.find(Boolean);
-  pooled.set((await encoder.encode(data, batch.length)).pooled, start * model.imageDim);
-}
-encoder.dispose();
+const pooled = await embeddingInputs(model, flickr, names);
 
 const queries = names.flatMap((n) => captions.get(n)!);
 const owner = names.flatMap((n, i) => captions.get(n)!.map(() => i));

@@ -1,0 +1,48 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { packageRoot } from "../src/core/paths.js";
+import { createEncoder } from "../src/encoders/registry.js";
+import { preprocessBatch } from "../src/image/preprocess.js";
+import type { JointEmbedding } from "../src/search/embedding/model.js";
+
+/** The Flickr8k folder the benches read: --flickr8k, else ../shared next to the package. */
+export function flickr8kDir(given: string | undefined): string {
+  return given ?? path.join(packageRoot(), "../shared/datasets/flickr8k");
+}
+
+/** The val split's photo names (the first `count`, when given) and their captions; undefined when absent. */
+export function readFlickr8kVal(
+  flickr: string,
+  count?: number,
+): { names: string[]; captions: Map<string, string[]> } | undefined {
+  if (!existsSync(path.join(flickr, "splits/val.txt"))) return undefined;
+  const all = readFileSync(path.join(flickr, "splits/val.txt"), "utf8").split(/\s+/).filter(Boolean);
+  const names = count === undefined ? all : all.slice(0, count);
+  const captions = new Map<string, string[]>(names.map((n) => [n, []]));
+  for (const line of readFileSync(path.join(flickr, "captions.tsv"), "utf8").split("\n")) {
+    const [image, , text] = line.split("\t");
+    if (image && text) captions.get(image)?.push(text);
+  }
+  return { names, captions };
+}
+
+/** The joint embedding's pooled image input for each photo, [names, imageDim], encoded 16 at a time. */
+export async function embeddingInputs(
+  model: JointEmbedding,
+  flickr: string,
+  names: readonly string[],
+): Promise<Float32Array> {
+  const encoder = await createEncoder(model.config.encoder);
+  const pooled = new Float32Array(names.length * model.imageDim);
+  for (let start = 0; start < names.length; start += 16) {
+    const batch = names.slice(start, start + 16).map((n) => path.join(flickr, "images", n));
+    const { data, errors } = await preprocessBatch(batch, {
+      size: encoder.inputSize,
+      normalization: encoder.normalization,
+    });
+    if (errors.some(Boolean)) throw errors.find(Boolean);
+    pooled.set((await encoder.encode(data, batch.length)).pooled, start * model.imageDim);
+  }
+  encoder.dispose();
+  return pooled;
+}
