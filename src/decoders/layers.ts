@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Dense } from "./params.js";
+import type { Projection } from "./step-projection.js";
 import type { DecoderInputs } from "./types.js";
 
 /*
@@ -197,6 +198,12 @@ export interface AdditiveAttentionWeights {
   gate: Dense;
 }
 
+/** The attention's two products of the hidden state, when the caller computed them (fused with others). */
+export interface HiddenProducts {
+  decoder: tf.Tensor2D;
+  gate: tf.Tensor2D;
+}
+
 /**
  * Soft additive attention with the gating scalar.
  * gridProjected: [batch, regions, attentionDim] (encoder side, computed once per image);
@@ -208,15 +215,20 @@ export function additiveAttention(
   grid: tf.Tensor3D,
   hidden: tf.Tensor2D,
   weights: AdditiveAttentionWeights,
+  products?: HiddenProducts,
 ): { context: tf.Tensor2D; alpha: tf.Tensor2D } {
   const [batch, regions, attentionDim] = gridProjected.shape;
-  const fromHidden = applyDense(hidden, weights.decoder).reshape([batch, 1, attentionDim]); // [batch, 1, att]
+  const fromHidden = (products?.decoder ?? applyDense(hidden, weights.decoder)).reshape([
+    batch,
+    1,
+    attentionDim,
+  ]); // [batch, 1, att]
   const energy = tanh(tf.add(gridProjected, fromHidden)); // [batch, regions, att]
   const scores = applyDense(energy, weights.score).reshape([batch, regions]); // [batch, regions]
   const alpha = tf.softmax(scores, -1) as tf.Tensor2D; // [batch, regions]
   const weighted = tf.matMul(alpha.reshape([batch, 1, regions]) as tf.Tensor3D, grid); // [batch, 1, feature]
   const context = weighted.reshape([batch, grid.shape[2]]); // [batch, feature]
-  const beta = tf.sigmoid(applyDense(hidden, weights.gate)); // [batch, feature] or [batch, 1] (broadcast)
+  const beta = tf.sigmoid(products?.gate ?? applyDense(hidden, weights.gate)); // [batch, feature] or [batch, 1] (broadcast)
   return { context: tf.mul(context, beta) as tf.Tensor2D, alpha };
 }
 
@@ -229,9 +241,11 @@ export function lstmCell(
   inputGates: tf.Tensor2D,
   h: tf.Tensor2D,
   c: tf.Tensor2D,
-  recurrent: tf.Tensor2D,
+  /** The recurrent kernel [hidden, 4*hidden], or a function giving h·kernel (e.g. a stepProjection). */
+  recurrent: tf.Tensor2D | Projection,
 ): { h: tf.Tensor2D; c: tf.Tensor2D } {
-  const gates = tf.add(inputGates, tf.matMul(h, recurrent)); // [batch, 4*hidden]
+  const fromHidden = typeof recurrent === "function" ? recurrent(h) : tf.matMul(h, recurrent);
+  const gates = tf.add(inputGates, fromHidden); // [batch, 4*hidden]
   const [i, f, g, o] = tf.split(gates, 4, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
   const cNext = tf.add(tf.mul(tf.sigmoid(f), c), tf.mul(tf.sigmoid(i), tanh(g))) as tf.Tensor2D;
   const hNext = tf.mul(tf.sigmoid(o), tanh(cNext)) as tf.Tensor2D;

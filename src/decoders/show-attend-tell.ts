@@ -7,6 +7,7 @@ import {
   type BatchNormWeights,
   batchNorm,
   type Dropout,
+  type HiddenProducts,
   lstmCell,
   makeDropout,
   noDropout,
@@ -14,6 +15,7 @@ import {
   tanh,
 } from "./layers.js";
 import { type Dense, dense, ParamStore } from "./params.js";
+import { type Projection, plainProjection, stepProjection } from "./step-projection.js";
 import type {
   CaptionDecoder,
   DecoderInputs,
@@ -38,6 +40,12 @@ interface Weights {
   output: Dense;
   gridNorm?: BatchNormWeights;
   pooledNorm?: BatchNormWeights;
+}
+
+interface StepProjections {
+  /** The hidden state's products: the attention's two and the recurrent gates. */
+  hidden: (h: tf.Tensor2D) => { attention: HiddenProducts; recurrent: tf.Tensor2D };
+  context: Projection;
 }
 
 interface Features {
@@ -130,11 +138,65 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
     };
   }
 
+  /**
+   * The products a teacher-forced pass takes of each step's state, each a stepProjection so its weight
+   * gradient is one product over all steps (the backward pass's costliest part otherwise). The hidden
+   * state's three products (attention, gate, recurrent) are one product with the kernels side by side.
+   */
+  private teacherForcedProjections(): StepProjections {
+    const { attention, lstmRecurrent, lstmContext } = this.w;
+    const sizes = [attention.decoder.kernel, attention.gate.kernel, lstmRecurrent].map(
+      (k) => k.shape[1] as number,
+    );
+    const kernel = tf.concat(
+      [attention.decoder.kernel, attention.gate.kernel, lstmRecurrent],
+      1,
+    ) as tf.Tensor2D;
+    const bias = tf.concat([attention.decoder.bias, attention.gate.bias, tf.zeros([sizes[2]!])]);
+    const fused = stepProjection(kernel, bias as tf.Tensor1D);
+    return {
+      hidden: (h) => {
+        const [decoder, gate, recurrent] = tf.split(fused(h), sizes, 1) as tf.Tensor2D[];
+        return { attention: { decoder: decoder!, gate: gate! }, recurrent: recurrent! };
+      },
+      context: stepProjection(lstmContext as tf.Tensor2D),
+    };
+  }
+
+  /** The same products for one decoding step, as plain products. */
+  private stepProjections(): StepProjections {
+    const { attention, lstmRecurrent, lstmContext } = this.w;
+    return {
+      hidden: (h) => ({
+        attention: {
+          decoder: applyDense(h, attention.decoder) as tf.Tensor2D,
+          gate: applyDense(h, attention.gate) as tf.Tensor2D,
+        },
+        recurrent: tf.matMul(h, lstmRecurrent as tf.Tensor2D),
+      }),
+      context: plainProjection(lstmContext as tf.Tensor2D),
+    };
+  }
+
   /** One LSTM step given the embedding part of the input gates. */
-  private cell(features: Features, h: tf.Tensor2D, c: tf.Tensor2D, embedGates: tf.Tensor2D) {
-    const { context, alpha } = additiveAttention(features.gridProjected, features.grid, h, this.w.attention);
-    const inputGates = tf.add(embedGates, tf.matMul(context, this.w.lstmContext)) as tf.Tensor2D; // [batch, 4H]
-    return { ...lstmCell(inputGates, h, c, this.w.lstmRecurrent as tf.Tensor2D), alpha };
+  private cell(
+    features: Features,
+    h: tf.Tensor2D,
+    c: tf.Tensor2D,
+    embedGates: tf.Tensor2D,
+    project: StepProjections,
+  ) {
+    const { gridProjected, grid } = features;
+    const fromHidden = project.hidden(h);
+    const { context, alpha } = additiveAttention(
+      gridProjected,
+      grid,
+      h,
+      this.w.attention,
+      fromHidden.attention,
+    );
+    const inputGates = tf.add(embedGates, project.context(context)) as tf.Tensor2D; // [batch, 4H]
+    return { ...lstmCell(inputGates, h, c, () => fromHidden.recurrent), alpha };
   }
 
   forward(
@@ -146,27 +208,30 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
     return tf.tidy(() => {
       const [batch, steps] = tokens.shape;
       const features = this.prepare(selectImageRows(inputs, imageRows), training);
-      const embedded = tf.gather(this.w.embedding, tokens); // [batch, T, embed]
+      // Time-major [T, batch, ...] so each step's slice is contiguous (unstacking the middle axis, and
+      // its gradient, cost wasm 10 ms a call at the reference size).
+      const embedded = tf.gather(this.w.embedding, tf.transpose(tokens)); // [T, batch, embed]
       // Every step's embedding contribution to the gates in one product.
-      const embedGates = tf.unstack(applyDense(embedded, this.w.lstmEmbed), 1) as tf.Tensor2D[]; // T x [batch, 4H]
+      const embedGates = tf.unstack(applyDense(embedded, this.w.lstmEmbed)) as tf.Tensor2D[]; // T x [batch, 4H]
       let { h, c } = features;
       const hiddens: tf.Tensor2D[] = [];
       const alphas: tf.Tensor2D[] = [];
+      const project = this.teacherForcedProjections();
       for (let t = 0; t < steps; t++) {
-        const next = this.cell(features, h, c, embedGates[t] as tf.Tensor2D);
+        const next = this.cell(features, h, c, embedGates[t] as tf.Tensor2D, project);
         h = next.h;
         c = next.c;
         hiddens.push(h);
         alphas.push(next.alpha);
       }
-      const hidden = tf.stack(hiddens, 1); // [batch, T, hidden]
+      const hidden = tf.transpose(tf.stack(hiddens), [1, 0, 2]); // [batch, T, hidden]
       const logits = applyDense(this.dropout(training)(hidden), this.w.output) as tf.Tensor3D; // [batch, T, vocab]
       const lambda = this.config.attentionRegularization ?? 1;
       if (lambda === 0) return { logits };
       // Doubly stochastic regularisation: each region should receive about one unit of attention over
       // the caption. Steps whose input token is <pad> do not count.
-      const mask = tf.cast(tf.notEqual(tokens, PAD_ID), "float32").reshape([batch, steps, 1]); // [batch, T, 1]
-      const coverage = tf.sum(tf.mul(tf.stack(alphas, 1), mask), 1); // [batch, regions]
+      const mask = tf.cast(tf.notEqual(tf.transpose(tokens), PAD_ID), "float32").reshape([steps, batch, 1]); // [T, batch, 1]
+      const coverage = tf.sum(tf.mul(tf.stack(alphas), mask), 0); // [batch, regions]
       const auxLoss = tf.mul(tf.mean(tf.sum(tf.square(tf.sub(1, coverage)), 1)), lambda) as tf.Scalar;
       return { logits, auxLoss };
     });
@@ -189,7 +254,8 @@ export class ShowAttendTellDecoder implements CaptionDecoder {
       const features = state as unknown as Features;
       const embedded = tf.gather(this.w.embedding, previous); // [batch, embed]
       const embedGates = applyDense(embedded, this.w.lstmEmbed) as tf.Tensor2D; // [batch, 4H]
-      const { h, c, alpha } = this.cell(features, features.h, features.c, embedGates);
+      const project = this.stepProjections();
+      const { h, c, alpha } = this.cell(features, features.h, features.c, embedGates, project);
       const logProbs = tf.logSoftmax(applyDense(h, this.w.output)) as tf.Tensor2D; // [batch, vocab]
       const next = { grid: tf.clone(features.grid), gridProjected: tf.clone(features.gridProjected), h, c };
       return { logProbs, state: next, attention: alpha };

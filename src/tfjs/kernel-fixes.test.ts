@@ -76,6 +76,33 @@ describe("applyWasmKernelFixes", () => {
     );
   });
 
+  it("slice, unstack and split on wasm equal cpu on every axis, shape and dtype (heap views)", () => {
+    const x = seededArray(3 * 4 * 5 * 6, 11);
+    const x4 = () => tf.tensor4d(x, [3, 4, 5, 6]);
+    const compute = () => [
+      tf.slice(x4(), [1, 0, 0, 0], [2, 4, 5, 6]), // contiguous: one run
+      tf.slice(x4(), [0, 1, 2, 3], [3, 2, 3, 2]), // every axis partial
+      tf.slice(x4(), [2, 3, 4, 5], [1, 1, 1, 1]),
+      tf.slice(x4(), [0, 0, 1, 0], [3, 4, 2, 6]),
+      tf.slice(tf.tensor1d(x.subarray(0, 9)), [4], [3]),
+      tf.slice(x4(), [0, 0, 0, 0], [3, 0, 5, 6]), // empty
+      ...tf.unstack(x4()),
+      ...tf.unstack(x4(), 1),
+      ...tf.unstack(x4(), 3),
+      ...tf.split(x4(), [1, 3, 2], 3),
+      ...tf.split(x4(), 2, 1),
+      ...tf.split(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], "int32"), [2, 1], 1).map((t) => t.toFloat()),
+      ...tf.unstack(tf.tensor2d([1, 0, 0, 1], [2, 2], "bool"), 1).map((t) => t.toFloat()),
+    ];
+    const onWasm = runOn("wasm", compute);
+    const onCpu = runOn("cpu", compute);
+    expectClose(onWasm, onCpu, 1e-9); // copies: exact
+    tf.setBackend("wasm");
+    const parts = tf.unstack(x4(), 2);
+    expect(parts.map((p) => p.shape)).toEqual(Array(5).fill([3, 4, 6]));
+    tf.dispose(parts);
+  });
+
   it("reuses transposed copies only for the same data and shape (reshapes share data)", () => {
     const w = seededArray(512 * 512, 8);
     const x = seededArray(4 * 512, 9);

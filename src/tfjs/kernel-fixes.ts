@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-wasm";
 import { nativeBatchMatMul } from "./native-matmul.js";
+import { registerHeapSlices } from "./slice-kernels.js";
 
 /**
  * Two gaps of the tfjs 4.22 wasm backend that break or cripple decoder training, patched in place:
@@ -26,6 +27,8 @@ import { nativeBatchMatMul } from "./native-matmul.js";
  * (e) Products of more than a few hundred thousand multiply-adds go to onnxruntime-node instead, when
  *     initBackend("wasm") could load it (native-matmul.ts); (b) serves the smaller ones.
  *
+ * (f) Slice, Unpack and SplitV copied their whole input before slicing it (slice-kernels.ts).
+ *
  * Idempotent; safe to call before or after `initBackend()`.
  */
 export function applyWasmKernelFixes(): void {
@@ -36,6 +39,7 @@ export function applyWasmKernelFixes(): void {
   wrapTransposedMatMul("_FusedMatMul");
   registerSliceGather();
   registerSharedIdentity();
+  registerHeapSlices();
 }
 
 let applied = false;
