@@ -126,10 +126,20 @@ export const ensembleFileSchema = z
     encoder: z.string().min(1).optional(),
     /** Caption every image and its mirror image together by default (test-time mirroring; docs/generation.md). */
     mirror: z.boolean().default(false),
+    /**
+     * The member folder that scores queries for generative text-to-image search instead of the whole
+     * ensemble (one of `members`): scoring runs a decoder over every shortlisted photo, so one member
+     * costs a fraction of the ensemble (docs/search.md has the measured recall of each choice).
+     */
+    searchScorer: z.string().min(1).optional(),
     metrics: z.record(z.string(), z.unknown()).default({}),
     training: z.record(z.string(), z.unknown()).default({}),
   })
-  .strict();
+  .strict()
+  .refine((f) => f.searchScorer === undefined || f.members.includes(f.searchScorer), {
+    message: "searchScorer must be one of the members",
+    path: ["searchScorer"],
+  });
 export type EnsembleFile = z.output<typeof ensembleFileSchema>;
 
 /** What saveEnsemble records besides the members. */

@@ -26,5 +26,6 @@ export {
   loadReranking,
   type RankingChoice,
   rankingOf,
+  searchScorerDir,
 } from "./load.js";
 export { readModelFile, saveModel } from "./single.js";

@@ -9,7 +9,7 @@ import { loadCaptionMemory } from "../rerank/memory-io.js";
 import { hasNgramPrior, loadNgramPrior } from "../rerank/ngram-prior-io.js";
 import { initTfjs } from "../tfjs/init.js";
 import { loadEnsemble, readEnsemble } from "./ensemble.js";
-import { ENSEMBLE_FORMAT, type LoadedModel, type ModelDescription, type ModelMeta } from "./format.js";
+import { ENSEMBLE_FORMAT, ensembleFileSchema, type LoadedModel, type ModelDescription, type ModelMeta } from "./format.js";
 import { loadSingleModel, type ReadModel, readModelJson, readSingleModel } from "./single.js";
 
 /**
@@ -91,6 +91,18 @@ export async function loadCaptionModel(
     },
   );
   return new CaptionModelFolder(onnx, model, folder, reranking);
+}
+
+/**
+ * The folder whose model scores text for generative search: an ensemble's `searchScorer` member when
+ * it names one, else the folder itself.
+ */
+export async function searchScorerDir(dir: string): Promise<string> {
+  const json = await readModelJson(dir);
+  if ((json as { format?: unknown } | null)?.format !== ENSEMBLE_FORMAT) return dir;
+  const parsed = ensembleFileSchema.safeParse(json);
+  const member = parsed.success ? parsed.data.searchScorer : undefined;
+  return member ? path.resolve(dir, member) : dir;
 }
 
 /** Reads and checks a model folder (single or ensemble) without building its decoder. */

@@ -1,7 +1,7 @@
 import { defaultModelDir } from "../core/paths.js";
 import { type FeatureBatch, selectRows } from "../decoders/runtime.js";
 import type { DecoderShape } from "../decoders/types.js";
-import { loadCaptionModel } from "../model/load.js";
+import { type CaptionModelFolder, loadCaptionModel, searchScorerDir } from "../model/load.js";
 import type { ImageFeatures } from "./pipeline.js";
 import type { CaptionScorer } from "./rankers/generative.js";
 
@@ -23,11 +23,11 @@ export function storedFeatureBatch(features: readonly ImageFeatures[], shape: De
 }
 
 /**
- * Generative ranking's scorer: the caption model (loaded by the one loader, as the index recorded it)
- * scoring a query against stored features.
+ * Generative ranking's scorer: the caption model the index recorded (loaded by the one loader), or the
+ * member its ensemble names as `searchScorer`, scoring a query against stored features.
  */
 export async function loadCaptionScorer(dir: string | undefined): Promise<CaptionScorer> {
-  const model = await loadCaptionModel(dir ?? defaultModelDir());
+  const model = await loadCaptionModel(await searchScorerDir(dir ?? defaultModelDir()));
   return {
     encoder: model.info.encoder,
     async score(text, images) {
@@ -54,7 +54,15 @@ export async function openCachedCaptionModel(
   featuresRoot: string,
   ids: readonly string[],
 ): Promise<CachedCaptionModel> {
-  const model = await loadCaptionModel(dir ?? defaultModelDir());
+  const folder = dir ?? defaultModelDir();
+  const model = await loadCaptionModel(folder);
+  // generative scores come from the member search uses (searchScorerDir), loaded on first use
+  const scorerDir = await searchScorerDir(folder);
+  let scorer: Promise<CaptionModelFolder> | undefined;
+  const scoring = () => {
+    scorer ??= scorerDir === folder ? Promise.resolve(model) : loadCaptionModel(scorerDir);
+    return scorer;
+  };
   const { featuresFromCache } = await import("./embedding/cached-pairs.js");
   const all = storedFeatureBatch(
     featuresFromCache(featuresRoot, model.info.encoder, ids),
@@ -73,8 +81,11 @@ export async function openCachedCaptionModel(
       return out;
     },
     async score(text, images) {
-      return model.scoreText(text, selectRows(all, [...images]));
+      return (await scoring()).scoreText(text, selectRows(all, [...images]));
     },
-    dispose: () => model.dispose(),
+    dispose: () => {
+      model.dispose();
+      if (scorerDir !== folder) void scorer?.then((m) => m.dispose());
+    },
   };
 }
