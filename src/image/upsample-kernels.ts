@@ -1,7 +1,7 @@
 /*
  * The three loops of the enlargement (upsample.ts), as a WebAssembly module with 128-bit SIMD, written
  * out here instruction by instruction: the project has no WebAssembly compiler, and in plain JavaScript
- * the same loops took 4-6 ms per 448-pixel image, in WebAssembly about 0.5 ms. Integer arithmetic only,
+ * the same loops took 4-6 ms per 448-pixel image, in WebAssembly 0.6-0.7 ms. Integer arithmetic only,
  * so the results are those of the JavaScript formulas in upsample.ts, bit for bit.
  *
  * Exports: memory, and

@@ -35,6 +35,7 @@ describe("enlargeRgb", () => {
     [17, 3, 18, 300],
     [1, 1, 5, 5],
     [31, 17, 333, 35], // a row length that is no multiple of the 16-pixel steps
+    [600, 10, 1024, 1024],
   ])(
     "%ix%i to %ix%i gives sharp's pixels and their mirror image",
     async (width, height, outWidth, outHeight) => {
@@ -53,6 +54,7 @@ describe("enlargeRgb", () => {
     expect(isEnlargement(448, 200, 448, 448)).toBe(true);
     expect(isEnlargement(448, 448, 448, 448)).toBe(false); // sharp does not resize at all
     expect(isEnlargement(500, 300, 448, 448)).toBe(false);
+    expect(isEnlargement(500, 300, 2000, 2000)).toBe(false); // past MAX_ENLARGED_SIDE: sharp does it
     expect(() => enlargeRgb(new Uint8Array(12), 2, 2, 1, 1)).toThrow(RangeError);
     expect(() => enlargeRgb(new Uint8Array(5), 2, 2, 4, 4)).toThrow(RangeError);
   });

@@ -8,7 +8,7 @@ import { kernelModuleBytes } from "./upsample-kernels.js";
  * (Catmull-Rom) interpolator: fixed-point weights (4096 = 1) at 1/64-pixel positions, each of 4 rows
  * filtered horizontally and rounded, then the 4 results vertically, rounded and clipped. libvips
  * evaluates that per output pixel (10 ms for 448 x 448); the rows' results do not depend on the output
- * row, so here each source row is filtered once and the columns after (0.5 ms). The geometry below is
+ * row, so here each source row is filtered once and the columns after (0.7 ms). The geometry below is
  * libvips 8.18's (resize.c, affine.c, bicubic.cpp): `enlargementMatchesSharp` checks it against the
  * installed sharp once, and callers fall back to sharp if a future libvips samples differently.
  */
@@ -99,9 +99,16 @@ export interface Enlarged {
   mirrored?: Uint8Array;
 }
 
-/** Whether enlargeRgb applies: both sides grow or stay (sharp resizes only when one changes). */
+/** Largest output side enlargeRgb takes: WebAssembly memory never shrinks, and this caps it near 20 MB. */
+export const MAX_ENLARGED_SIDE = 1024;
+
+/**
+ * Whether enlargeRgb applies: both sides grow or stay (sharp resizes only when one changes), up to
+ * MAX_ENLARGED_SIDE.
+ */
 export function isEnlargement(width: number, height: number, outWidth: number, outHeight: number): boolean {
-  return outWidth >= width && outHeight >= height && (outWidth > width || outHeight > height);
+  const grows = outWidth >= width && outHeight >= height && (outWidth > width || outHeight > height);
+  return grows && Math.max(outWidth, outHeight) <= MAX_ENLARGED_SIDE;
 }
 
 /**
