@@ -4,12 +4,12 @@
  * computed (the PyTorch reference in ../shared/DESIGN.md: 50.7 ms per caption at batch 1, 92 captions/s
  * at batch 32, 16 words each).
  *
- *   npx tsx bench/caption-latency.ts [--model DIR] [--memory DIR | --no-prior] [--random [--kind sat|transformer]] [--rounds N]
+ *   npx tsx bench/caption-latency.ts [--model DIR] [--memory DIR | --no-prior] [--random [--kind sat|transformer]] [--rounds N] [--flickr8k DIR]
  *
  * --random builds a randomly initialised model of the reference size instead (Show-Attend-Tell
  * 512/512/512, or with --kind transformer 2 layers x 256, on mobilenet_v2_mid 7x7x1792, 2,533 words)
  * in a temp folder. Images are Flickr8k val images
- * when ../shared is present, synthetic ones otherwise.
+ * when ../shared (or --flickr8k, e.g. from a worktree) is present, synthetic ones otherwise.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -17,7 +17,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { loadCaptioner } from "../src/captioner/captioner.js";
-import { defaultModelDir, packageRoot } from "../src/core/paths.js";
+import { defaultModelDir } from "../src/core/paths.js";
 import { SPECIAL_TOKENS } from "../src/data/vocabulary.js";
 import { createDecoder } from "../src/decoders/factory.js";
 import { selectRows } from "../src/decoders/runtime.js";
@@ -26,6 +26,7 @@ import { createEncoder } from "../src/encoders/registry.js";
 import { preprocessBatch } from "../src/image/preprocess.js";
 import { saveModel } from "../src/model/single.js";
 import { initTfjs } from "../src/tfjs/init.js";
+import { flickr8kDir } from "./flickr8k-val.js";
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     memory: { type: "string" },
     "no-prior": { type: "boolean", default: false },
     runtime: { type: "string", default: "onnx" },
+    flickr8k: { type: "string" },
   },
 });
 if (values.runtime !== "onnx" && values.runtime !== "tfjs") throw new Error("--runtime is onnx or tfjs");
@@ -73,7 +75,7 @@ async function randomModel(): Promise<string> {
 }
 
 async function images(count: number): Promise<(string | Uint8Array)[]> {
-  const flickr = path.resolve(packageRoot(), "../shared/datasets/flickr8k");
+  const flickr = path.resolve(flickr8kDir(values.flickr8k));
   if (existsSync(path.join(flickr, "splits/val.txt"))) {
     const names = readFileSync(path.join(flickr, "splits/val.txt"), "utf8").split("\n").filter(Boolean);
     return names.slice(0, count).map((name) => path.join(flickr, "images", name));

@@ -6,7 +6,7 @@ import { createEncoder } from "../encoders/registry.js";
 import type { Encoder } from "../encoders/types.js";
 import type { CaptionModel, Reranking } from "../generation/caption-model.js";
 import type { Captioner, CaptionOptions, CaptionResult } from "../generation/types.js";
-import { mirrorInto, type PreprocessSpec, preprocessBatch } from "../image/preprocess.js";
+import { type PreprocessSpec, preprocessBatch } from "../image/preprocess.js";
 import { MODEL_FILE } from "../model/format.js";
 import { type CaptionModelFolder, loadCaptionModel, type RuntimeChoice, rankingOf } from "../model/load.js";
 import type { BackendName } from "../tfjs/backend.js";
@@ -215,13 +215,17 @@ export class ImageCaptioner implements Captioner {
       normalization,
       fit,
       out: all,
+      mirror: viewCount === 2,
     });
     const ok = batch.flatMap((_, i) => (prepared.errors[i] ? [] : [i]));
-    ok.forEach((i, row) => {
-      if (i !== row) all.copyWithin(row * per, i * per, (i + 1) * per);
-    });
+    // close the gaps of unreadable images, view by view (rows only move down, so none is overwritten unread)
+    for (let v = 0; v < viewCount; v++) {
+      ok.forEach((i, row) => {
+        const [from, to] = [(v * batch.length + i) * per, (v * ok.length + row) * per];
+        if (from !== to) all.copyWithin(to, from, from + per);
+      });
+    }
     const pixels = all.subarray(0, viewCount * ok.length * per);
-    if (viewCount === 2) mirrorInto(pixels, ok.length, size, pixels.subarray(ok.length * per));
     timings.preprocess += performance.now() - t0;
     if (ok.length === 0) return { errors: prepared.errors, views: [] };
     t0 = performance.now();

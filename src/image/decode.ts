@@ -69,6 +69,20 @@ function checkFormat(metadata: Metadata, name: string): void {
   }
 }
 
+/** Decoding policy shared by every pipeline on the bytes: the pixel limit and failure tolerance. */
+function decodePolicy(options: DecodeOptions): { maxPixels: number; failOn: FailOnOptions } {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (!(maxPixels > 0)) throw new RangeError(`maxPixels must be positive, got ${maxPixels}`);
+  // "truncated" fails on premature end of data but tolerates harmless warnings (e.g. extraneous JPEG bytes).
+  return { maxPixels, failOn: options.allowPartial ? "none" : "truncated" };
+}
+
+/** A sharp pipeline on the bytes with the agreed limits and failure policy (first page only). */
+export function openSource(source: ImageSource, options: DecodeOptions = {}): Sharp {
+  const { maxPixels, failOn } = decodePolicy(options);
+  return sharp(source.bytes, { limitInputPixels: Math.floor(maxPixels), failOn, pages: 1, page: 0 });
+}
+
 /**
  * Reads the header only (no pixel decoding), then refuses bombs and unsupported formats. The pixel limit
  * is checked here from the header AND passed to sharp as limitInputPixels, so a header that lies cannot
@@ -78,13 +92,13 @@ export async function probeImage(
   input: string | Uint8Array,
   options: DecodeOptions = {},
 ): Promise<ProbedImage> {
-  const source = await readSource(input, options.name);
-  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  if (!(maxPixels > 0)) throw new RangeError(`maxPixels must be positive, got ${maxPixels}`);
-  // "truncated" fails on premature end of data but tolerates harmless warnings (e.g. extraneous JPEG bytes).
-  const failOn: FailOnOptions = options.allowPartial ? "none" : "truncated";
-  const open = () =>
-    sharp(source.bytes, { limitInputPixels: Math.floor(maxPixels), failOn, pages: 1, page: 0 });
+  return probeSource(await readSource(input, options.name), options);
+}
+
+/** probeImage on bytes already read. */
+export async function probeSource(source: ImageSource, options: DecodeOptions = {}): Promise<ProbedImage> {
+  const { maxPixels, failOn } = decodePolicy(options);
+  const open = () => openSource(source, options);
   let metadata: Metadata;
   try {
     // The header read allocates no pixels, so it runs without sharp's limit to report the real size.
