@@ -9,7 +9,13 @@ import { loadCaptionMemory } from "../rerank/memory-io.js";
 import { hasNgramPrior, loadNgramPrior } from "../rerank/ngram-prior-io.js";
 import { initTfjs } from "../tfjs/init.js";
 import { loadEnsemble, readEnsemble } from "./ensemble.js";
-import { ENSEMBLE_FORMAT, ensembleFileSchema, type LoadedModel, type ModelDescription, type ModelMeta } from "./format.js";
+import {
+  ENSEMBLE_FORMAT,
+  ensembleFileSchema,
+  type LoadedModel,
+  type ModelDescription,
+  type ModelMeta,
+} from "./format.js";
 import { loadSingleModel, type ReadModel, readModelJson, readSingleModel } from "./single.js";
 
 /**
