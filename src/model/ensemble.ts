@@ -110,6 +110,8 @@ export async function saveEnsemble(
     if (problem) throw new Error(`${memberDirs[i]} cannot join ${memberDirs[0]}: ${problem}`);
   });
   const members = memberDirs.map((_, i) => `member-${i + 1}`);
+  if (meta.searchScorer !== undefined && members[meta.searchScorer] === undefined)
+    throw new Error(`searchScorer ${meta.searchScorer} is not a member index (0-${members.length - 1})`);
   await mkdir(dir, { recursive: true });
   for (const [i, source] of memberDirs.entries()) {
     // copy into a temporary folder and rename it into place: a crash never leaves half a member
@@ -129,6 +131,7 @@ export async function saveEnsemble(
     members,
     ...(meta.encoder ? { encoder: meta.encoder } : {}),
     mirror: meta.mirror ?? false,
+    ...(meta.searchScorer !== undefined ? { searchScorer: members[meta.searchScorer] } : {}),
     metrics: meta.metrics ?? {},
     training: meta.training ?? {},
   };

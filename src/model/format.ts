@@ -149,6 +149,8 @@ export interface EnsembleMeta {
   encoder?: string;
   /** Caption with test-time mirroring by default. */
   mirror?: boolean;
+  /** Index (from 0) of the member that scores queries for generative search. */
+  searchScorer?: number;
   metrics?: Record<string, unknown>;
   training?: Record<string, unknown>;
 }

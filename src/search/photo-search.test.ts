@@ -57,6 +57,27 @@ describe("openPhotoSearch", () => {
     photos.close();
   });
 
+  it("ranks generatively by default when the index has the scorer's grids, else by the embedding", async () => {
+    const { db } = await indexedColours();
+    const withScorer = await openPhotoSearch(db, { scorer: colourScorer });
+    const generative = await withScorer.search("a green thing", { k: 1 });
+    expect(generative).toMatchObject({ method: "generative", results: [{ score: -0.5, good: true }] });
+    expect(generative.fallback).toBeUndefined();
+    withScorer.close();
+    // a scorer whose encoder the index never stored: the default says why it used the embedding
+    const other = await openPhotoSearch(db, { scorer: { ...colourScorer, encoder: "centernet_448" } });
+    const fallback = await other.search("a green thing", { k: 1 });
+    expect(fallback.method).toBe("embedding");
+    expect(fallback.fallback).toEqual({
+      from: "generative",
+      reason: expect.stringMatching(/no centernet_448 grid features/),
+    });
+    expect(path.basename(fallback.results[0]!.image)).toBe("green.png");
+    // named explicitly, generative does not fall back: it says how to fix the index
+    await expect(other.search("a green thing", { method: "generative" })).rejects.toThrow(/rebuild it/);
+    other.close();
+  });
+
   it("returns results best first, and says so when it falls back to captions", async () => {
     const { db } = await indexedColours();
     const photos = await openPhotoSearch(db);
@@ -90,9 +111,10 @@ describe("openPhotoSearch", () => {
     const photos = await openPhotoSearch(db, { embeddingModel: path.join(dir, "missing") });
     const answer = await photos.search("red");
     expect(answer.method).toBe("fts");
+    // the default (generative) needs the caption model's grids, the embedding its model: neither is here
     expect(answer.fallback).toEqual({
-      from: "embedding",
-      reason: expect.stringMatching(/no joint-embedding model/),
+      from: "generative",
+      reason: expect.stringMatching(/caption model.*; no joint-embedding model/),
     });
     expect(path.basename(answer.results[0]!.image)).toBe("red.png");
     expect((await photos.search("red", { method: "fusion" })).fallback?.from).toBe("fusion");

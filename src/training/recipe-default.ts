@@ -74,6 +74,7 @@ export const DEFAULT_RECIPE: readonly RecipeStep[] = [
     members: ["member1", "member2"],
     modelName: "flickr8k-transformer-centernet-tail-ensemble",
     mirror: true,
+    searchScorer: 0,
   },
   { kind: "memory", name: "memory", model: "ensemble", split: "train" },
   { kind: "prior", name: "model", model: "ensemble", memory: "memory", minPhotos: 50, ridge: 0.3 },

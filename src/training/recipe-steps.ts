@@ -45,6 +45,8 @@ export interface EnsembleStep {
   modelName?: string;
   /** Caption with the mirror image too by default (test-time mirroring). */
   mirror?: boolean;
+  /** The member (index into `members`, from 0) that scores queries for generative search. */
+  searchScorer?: number;
 }
 
 /** Builds a caption memory of a model from a split of the dataset, from the photos (`captionkit memory`). */
@@ -176,7 +178,11 @@ export async function runStep(step: RecipeStep, dir: string, context: StepContex
       await saveEnsemble(
         dir,
         step.members.map((name) => modelOf(context, name)),
-        { name: step.modelName ?? step.name, ...(step.mirror ? { mirror: true } : {}) },
+        {
+          name: step.modelName ?? step.name,
+          ...(step.mirror ? { mirror: true } : {}),
+          ...(step.searchScorer !== undefined ? { searchScorer: step.searchScorer } : {}),
+        },
       );
       return { model: dir };
     }

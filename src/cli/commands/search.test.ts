@@ -46,8 +46,9 @@ describe("captionkit index / search commands", () => {
       score: expect.any(Number),
       good: true,
     });
-    // the index has no embedding model: the default method could not be used, and it says so
-    expect(warnings.join("")).toMatch(/ranked by fts, not embedding: no joint-embedding model/);
+    // the index has neither the caption model's grids nor an embedding model: the default method could
+    // not be used, and it says so
+    expect(warnings.join("")).toMatch(/ranked by fts, not generative: .*; no joint-embedding model/);
   });
 
   it("says when nothing matches well, in text and in JSON", async () => {
