@@ -12,6 +12,7 @@ import { PhotoStore } from "./db/store.js";
 import { indexFolder } from "./indexer.js";
 import { openPhotoSearch } from "./photo-search.js";
 import type { ImageFeatures } from "./pipeline.js";
+import { scorerReads } from "./rankers/generative.js";
 import { COLOURS, ColourPipeline, tempDir, writeColourImage } from "./test-fixtures.js";
 
 /** A random 8-unit attention decoder over the colour fixture's 4 x 3 grids: wiring, not quality. */
@@ -80,5 +81,31 @@ describe("caption model for the index and generative ranking", () => {
       expect(r.score).toBeCloseTo(expected!, 2);
     }
     photos.close();
+  });
+});
+
+describe("stored features for a scorer that reads the first part of a joined encoder", () => {
+  it("takes the first channels of every region and the first pooled values", () => {
+    // two regions x (2 + 1) channels, as an "a+b" store holds them; the scorer reads "a" (2 channels)
+    const stored: ImageFeatures = {
+      encoder: "a+b",
+      grid: Float32Array.of(1, 2, 9, 3, 4, 9),
+      pooled: Float32Array.of(5, 6, 9),
+      regions: 2,
+    };
+    const batch = storedFeatureBatch([stored, stored], {
+      vocabSize: 5,
+      regions: 2,
+      featureDim: 2,
+      pooledDim: 2,
+    });
+    expect([...batch.grid]).toEqual([1, 2, 3, 4, 1, 2, 3, 4]);
+    expect([...batch.pooled]).toEqual([5, 6, 5, 6]);
+    expect(scorerReads("a", "a+b")).toBe(true);
+    expect(scorerReads("a", "a")).toBe(true);
+    expect(scorerReads("a", "ab+a")).toBe(false);
+    expect(() =>
+      storedFeatureBatch([stored], { vocabSize: 5, regions: 2, featureDim: 4, pooledDim: 2 }),
+    ).toThrow(/2x4 grid features/);
   });
 });

@@ -5,18 +5,26 @@ import { type CaptionModelFolder, loadCaptionModel, searchScorerDir } from "../m
 import type { ImageFeatures } from "./pipeline.js";
 import type { CaptionScorer } from "./rankers/generative.js";
 
-/** Stored index features as a FeatureBatch of the caption model's shape. */
+/**
+ * Stored index features as a FeatureBatch of the caption model's shape. Features with more channels
+ * per region (a "+"-joined encoder's, e.g. an ensemble's, when the model reads its first part) give
+ * their first `featureDim` channels of every region and their first `pooledDim` pooled values.
+ */
 export function storedFeatureBatch(features: readonly ImageFeatures[], shape: DecoderShape): FeatureBatch {
   const { regions, featureDim, pooledDim } = shape;
   const grid = new Float32Array(features.length * regions * featureDim);
   const pooled = new Float32Array(features.length * pooledDim);
   features.forEach((f, i) => {
-    if (!f.grid || f.grid.length !== regions * featureDim) {
+    const channels = f.grid ? f.grid.length / regions : 0;
+    if (!f.grid || !Number.isInteger(channels) || channels < featureDim) {
       throw new Error(
         `caption model needs ${regions}x${featureDim} grid features, got ${f.grid?.length ?? 0} values`,
       );
     }
-    grid.set(f.grid, i * regions * featureDim);
+    if (channels === featureDim) grid.set(f.grid, i * regions * featureDim);
+    else
+      for (let r = 0; r < regions; r++)
+        grid.set(f.grid.subarray(r * channels, r * channels + featureDim), (i * regions + r) * featureDim);
     if (pooledDim > 0) pooled.set(f.pooled.subarray(0, pooledDim), i * pooledDim);
   });
   return { count: features.length, grid, pooled };
@@ -58,16 +66,20 @@ export async function openCachedCaptionModel(
   const model = await loadCaptionModel(folder);
   // generative scores come from the member search uses (searchScorerDir), loaded on first use
   const scorerDir = await searchScorerDir(folder);
-  let scorer: Promise<CaptionModelFolder> | undefined;
+  const { featuresFromCache } = await import("./embedding/cached-pairs.js");
+  const features = featuresFromCache(featuresRoot, model.info.encoder, ids);
+  const all = storedFeatureBatch(features, model.runtime.shape);
+  let scorer: Promise<{ model: CaptionModelFolder; all: FeatureBatch }> | undefined;
   const scoring = () => {
-    scorer ??= scorerDir === folder ? Promise.resolve(model) : loadCaptionModel(scorerDir);
+    scorer ??=
+      scorerDir === folder
+        ? Promise.resolve({ model, all })
+        : loadCaptionModel(scorerDir).then((m) => ({
+            model: m,
+            all: storedFeatureBatch(features, m.runtime.shape),
+          }));
     return scorer;
   };
-  const { featuresFromCache } = await import("./embedding/cached-pairs.js");
-  const all = storedFeatureBatch(
-    featuresFromCache(featuresRoot, model.info.encoder, ids),
-    model.runtime.shape,
-  );
   return {
     name: model.info.name,
     async captionAll(onBatch) {
@@ -81,11 +93,12 @@ export async function openCachedCaptionModel(
       return out;
     },
     async score(text, images) {
-      return (await scoring()).scoreText(text, selectRows(all, [...images]));
+      const { model: scoringModel, all: scored } = await scoring();
+      return scoringModel.scoreText(text, selectRows(scored, [...images]));
     },
     dispose: () => {
       model.dispose();
-      if (scorerDir !== folder) void scorer?.then((m) => m.dispose());
+      if (scorerDir !== folder) void scorer?.then((s) => s.model.dispose());
     },
   };
 }

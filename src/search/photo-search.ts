@@ -9,7 +9,7 @@ import { AnnRanker } from "./rankers/ann.js";
 import { EmbeddingRanker } from "./rankers/embedding.js";
 import { type Ranked, rankFullText } from "./rankers/fts.js";
 import { reciprocalRankFusion } from "./rankers/fusion.js";
-import { type CaptionScorer, GENERATIVE_MIN_SCORE } from "./rankers/generative.js";
+import { type CaptionScorer, GENERATIVE_MIN_SCORE, scorerReads } from "./rankers/generative.js";
 import {
   type PhotoSearch,
   RANKING_METHODS,
@@ -159,7 +159,7 @@ class SqlitePhotoSearch implements PhotoSearch {
     if (candidates.length === 0) return [];
     const scorer = await this.captionScorer();
     const features = candidates.map((c) => {
-      const stored = this.store.features(c.id).find((f) => f.encoder === scorer.encoder && f.grid);
+      const stored = this.store.features(c.id).find((f) => scorerReads(scorer.encoder, f.encoder) && f.grid);
       if (!stored) {
         throw new Error(
           `the index has no ${scorer.encoder} grid features for ${c.path}; rebuild it with ` +
@@ -185,7 +185,7 @@ class SqlitePhotoSearch implements PhotoSearch {
       return `the caption model did not load: ${(error as Error).message}`;
     }
     const missing = candidates.find(
-      (c) => !this.store.features(c.id).some((f) => f.encoder === scorer.encoder && f.grid),
+      (c) => !this.store.features(c.id).some((f) => scorerReads(scorer.encoder, f.encoder) && f.grid),
     );
     return missing
       ? `the index has no ${scorer.encoder} grid features for ${missing.path} (rebuild it with \`captionkit index\`)`

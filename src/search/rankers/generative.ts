@@ -17,3 +17,11 @@ export interface CaptionScorer {
   score(text: string, images: readonly ImageFeatures[]): Promise<number[]>;
   dispose(): void;
 }
+
+/**
+ * Whether features stored under `stored` can feed a scorer reading `encoder`: the same encoder, or a
+ * "+"-joined one that starts with it (an ensemble's grid, whose first channels are its first part's).
+ */
+export function scorerReads(encoder: string, stored: string): boolean {
+  return stored === encoder || stored.startsWith(`${encoder}+`);
+}
