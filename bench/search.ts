@@ -2,6 +2,7 @@
  * Search latency over a 10,000-image index: synthetic captions and embedding vectors (the query path
  * does not care where they came from), real FTS5 table, real joint-embedding text encoder.
  *   npx tsx bench/search.ts [--images 10000] [--queries 200] [--embedding-model models/embedding]
+ *                           [--caption-model DIR [--candidates N]]
  * Prints p50/p95 per method, plus the time to open the index and answer the first query.
  */
 import { existsSync } from "node:fs";
@@ -27,6 +28,8 @@ const { values: args } = parseArgs({
     "embedding-model": { type: "string", default: DEFAULT_EMBEDDING_DIR },
     // generative re-ranking needs a caption model and a grid per image (about 90-110 KB each)
     "caption-model": { type: "string" },
+    // the shortlist generative ranking re-scores (default: PhotoSearch's)
+    candidates: { type: "string" },
   },
 });
 const imageCount = Number(args.images);
@@ -112,7 +115,10 @@ store.db.close();
 console.log(`built a ${imageCount}-image index (dim ${dim}) in ${Date.now() - t} ms`);
 
 t = performance.now();
-const photos = await openPhotoSearch(db, captioner ? { scorer: await loadCaptionScorer(captioner.dir) } : {});
+const photos = await openPhotoSearch(db, {
+  ...(captioner ? { scorer: await loadCaptionScorer(captioner.dir) } : {}),
+  ...(args.candidates ? { generativeCandidates: Number(args.candidates) } : {}),
+});
 await photos.search(sentence(), { method: "embedding" });
 console.log(`open + first embedding query: ${(performance.now() - t).toFixed(1)} ms`);
 

@@ -4,7 +4,7 @@ import type { JointEmbedding } from "./embedding/model.js";
 import { embeddingSimilarity } from "./embedding/similarity.js";
 import { rankFullText } from "./rankers/fts.js";
 import { evaluateSimilarity, type RetrievalScores } from "./retrieval-metrics.js";
-import type { RankingMethod } from "./types.js";
+import { GENERATIVE_CANDIDATES, type RankingMethod } from "./types.js";
 
 /** A retrieval benchmark: images with their human captions, and what each method needs to rank them. */
 export interface RetrievalSet {
@@ -55,7 +55,13 @@ export async function evaluateRetrievalSet(
     else {
       // the same shortlist as search: the embedding's top candidates (BM25's without an embedding)
       const pool = await matrix(options.embedding ? "embedding" : "fts");
-      sim = await generativeMatrix(set, queries, pool, options.generativeCandidates ?? 50, log);
+      sim = await generativeMatrix(
+        set,
+        queries,
+        pool,
+        options.generativeCandidates ?? GENERATIVE_CANDIDATES,
+        log,
+      );
     }
     cache.set(method, sim);
     return sim;

@@ -16,6 +16,7 @@ export type { ImageFeatures, IndexPipeline, ProcessedImage } from "./pipeline.js
 export type { CaptionScorer } from "./rankers/generative.js";
 export { evaluateSimilarity, type RetrievalScores } from "./retrieval-metrics.js";
 export {
+  GENERATIVE_CANDIDATES,
   type PhotoSearch,
   RANKING_METHODS,
   type RankingMethod,

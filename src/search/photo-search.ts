@@ -11,6 +11,7 @@ import { type Ranked, rankFullText } from "./rankers/fts.js";
 import { reciprocalRankFusion } from "./rankers/fusion.js";
 import { type CaptionScorer, GENERATIVE_MIN_SCORE, scorerReads } from "./rankers/generative.js";
 import {
+  GENERATIVE_CANDIDATES,
   type PhotoSearch,
   RANKING_METHODS,
   type RankingMethod,
@@ -20,7 +21,7 @@ import {
 
 /**
  * Best method measured on Flickr8k val (docs/search.md): generative re-ranking of the embedding's top
- * 50 by the default model's search scorer, text-to-image R@5 0.414 against the embedding's 0.322.
+ * 32 by the default model's search scorer, text-to-image R@5 0.428 against the embedding's 0.322.
  * Unless a search names it, an index without the caption model's grids (or without a caption model)
  * is ranked by the embedding instead, and the answer says why (`fallback`).
  */
@@ -33,7 +34,7 @@ export interface OpenPhotoSearchOptions {
   scorer?: CaptionScorer | (() => Promise<CaptionScorer>);
   /** Method when a search names none. Default DEFAULT_METHOD. */
   defaultMethod?: RankingMethod;
-  /** Candidates (the embedding's top, else BM25's) that generative ranking re-scores. Default 50. */
+  /** Candidates (the embedding's top, else BM25's) that generative ranking re-scores. Default GENERATIVE_CANDIDATES. */
   generativeCandidates?: number;
   /**
    * How the embedding ranking finds the best vectors: "exact" scans them all (the reference); "ann"
@@ -128,7 +129,7 @@ class SqlitePhotoSearch implements PhotoSearch {
     explicit: boolean,
   ): Promise<{ ranked: Ranked[]; method: RankingMethod; reason?: string }> {
     if (method === "fts") return { ranked: rankFullText(this.store, query, k), method };
-    const pool = Math.max(k, this.options.generativeCandidates ?? 50);
+    const pool = Math.max(k, this.options.generativeCandidates ?? GENERATIVE_CANDIDATES);
     const depth = method === "embedding" ? k : method === "fusion" ? Math.max(100, k) : pool;
     // only an explicit --method embedding insists on vectors; the others say what they did instead
     const byEmbedding = this.rankByEmbedding(query, depth, explicit && method === "embedding");

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { defaultEmbeddingDir } from "../../core/paths.js";
 import type { MethodScores } from "../../search/evaluate.js";
-import { RANKING_METHODS, type RankingMethod } from "../../search/types.js";
+import { GENERATIVE_CANDIDATES, RANKING_METHODS, type RankingMethod } from "../../search/types.js";
 import { parseFlags } from "../flags.js";
 
 const optionsSchema = z
@@ -17,7 +17,7 @@ const optionsSchema = z
     methods: z.string().default(RANKING_METHODS.join(",")),
     embeddingModel: z.string().default(defaultEmbeddingDir()),
     model: z.string().optional(),
-    generativeCandidates: z.coerce.number().int().min(1).max(1000).default(50),
+    generativeCandidates: z.coerce.number().int().min(1).max(1000).default(GENERATIVE_CANDIDATES),
     captionsPerImage: z.coerce.number().int().min(1).optional(),
     format: z.enum(["text", "json"]).default("text"),
     out: z.string().optional(),
@@ -98,7 +98,7 @@ export function register(program: Command): void {
     .option(
       "--generative-candidates <n>",
       "shortlist (embedding top) generative ranking re-scores per query",
-      "50",
+      String(GENERATIVE_CANDIDATES),
     )
     .option("--captions-per-image <n>", "queries per image: the first N human captions (default all)")
     .option("--format <format>", "text (a Markdown table) or json", "text")
