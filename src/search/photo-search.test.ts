@@ -63,6 +63,18 @@ describe("openPhotoSearch", () => {
     const generative = await withScorer.search("a green thing", { k: 1 });
     expect(generative).toMatchObject({ method: "generative", results: [{ score: -0.5, good: true }] });
     expect(generative.fallback).toBeUndefined();
+    // good = good for the embedding (its measured threshold) and at least GENERATIVE_MIN_SCORE: the
+    // other squares score -3, above it, and only those the embedding accepts stay good
+    const all = await withScorer.search("a green thing", { k: 4, includeWeak: true });
+    const embedded = await withScorer.search("a green thing", {
+      k: 4,
+      method: "embedding",
+      includeWeak: true,
+    });
+    const goodForEmbedding = new Set(embedded.results.filter((r) => r.good).map((r) => r.image));
+    expect(all.results).toHaveLength(4);
+    for (const r of all.results) expect(r.good, r.image).toBe(goodForEmbedding.has(r.image));
+    expect(all.results.some((r) => !r.good && r.score === -3)).toBe(true);
     withScorer.close();
     // a scorer whose encoder the index never stored: the default says why it used the embedding
     const other = await openPhotoSearch(db, { scorer: { ...colourScorer, encoder: "centernet_448" } });

@@ -170,9 +170,14 @@ class SqlitePhotoSearch implements PhotoSearch {
       return unpackFeatures(stored);
     });
     const scores = await scorer.score(query, features);
-    return candidates
-      .map((c, i) => ({ ...c, score: scores[i]!, good: scores[i]! >= GENERATIVE_MIN_SCORE }))
-      .sort((a, b) => b.score - a.score);
+    return (
+      candidates
+        // A likelihood alone says little about a match (on Flickr8k val, 76% of other photos score
+        // above -4 for a query, docs/search.md), so a good match must also be one for the shortlist's
+        // method, whose threshold was measured.
+        .map((c, i) => ({ ...c, score: scores[i]!, good: c.good && scores[i]! >= GENERATIVE_MIN_SCORE }))
+        .sort((a, b) => b.score - a.score)
+    );
   }
 
   /** Why the default method cannot rank these candidates generatively, or undefined when it can. */
