@@ -26,6 +26,20 @@ export function readFlickr8kVal(
   return { names, captions };
 }
 
+/** readFlickr8kVal, or the process ends, printing why it skipped, when the data is not there. */
+export function flickr8kValOrSkip(
+  given: string | undefined,
+  count?: number,
+): { flickr: string; names: string[]; captions: Map<string, string[]> } {
+  const flickr = flickr8kDir(given);
+  const val = readFlickr8kVal(flickr, count);
+  if (!val) {
+    console.log(`skipped: no Flickr8k at ${flickr}`);
+    process.exit(0);
+  }
+  return { flickr, ...val };
+}
+
 /** The joint embedding's pooled image input for each photo, [names, imageDim], encoded 16 at a time. */
 export async function embeddingInputs(
   model: JointEmbedding,
