@@ -26,6 +26,7 @@ const { values } = parseArgs({ options: { rounds: { type: "string", default: "10
 const rounds = Number(values.rounds);
 
 await initBackend("wasm");
+await enableNativeMatMul(); // what the training entry points do (initTfjs's nativeMatMul)
 if (!nativeMatMulStatus().enabled)
   throw new Error(`onnxruntime products unavailable: ${nativeMatMulStatus().reason}`);
 disableNativeMatMul(); // the first two columns are wasm only

@@ -176,6 +176,24 @@ function transposed(x: tf.TensorInfo, backend: BackendWasm): { info: tf.TensorIn
   return { info: copy, owned: false };
 }
 
+/**
+ * The cached transposed copy of x when x is an operand used before (a weight at every time step), made
+ * on its second use as transposed() does; undefined on the first (or when x is too small or too large).
+ */
+function reusedTranspose(x: tf.TensorInfo, backend: BackendWasm): tf.TensorInfo | undefined {
+  const size = sizeOf(x);
+  if (size < CACHE_MIN_SIZE || size > CACHE_MAX_VALUES / 4) return undefined;
+  const key = cacheKey(x);
+  if (!transposeCache.has(key) && !seenOnce.has(key)) {
+    seenOnce.add(key);
+    return undefined;
+  }
+  const { info, owned } = transposed(x, backend);
+  if (!owned) return info;
+  backend.disposeData(info.dataId);
+  return undefined;
+}
+
 /** Frees the cached transposed copies (they are also freed as their sources are disposed). */
 export function clearTransposeCache(): void {
   const backend = tf.findBackend("wasm") as BackendWasm | null;
@@ -226,7 +244,7 @@ function wrapTransposedMatMul(kernelName: "BatchMatMul" | "_FusedMatMul"): void 
     if (activation === undefined || activation === "linear" || activation in ACTIVATION_KERNELS) {
       const a = inputs.a as tf.TensorInfo;
       const b = inputs.b as tf.TensorInfo;
-      const y = nativeBatchMatMul(backend, a, b, transposeA, transposeB);
+      const y = nativeBatchMatMul(backend, a, b, transposeA, transposeB, (x) => reusedTranspose(x, backend));
       if (y) return kernelName === "_FusedMatMul" ? fusedEpilogue(y, args) : y;
     }
     if (!transposeA && !transposeB) return originalFunc(args);

@@ -43,6 +43,7 @@ describe("native matrix products (onnxruntime-node)", () => {
     configureNativeMatMul({ minMacs: 0, minInner: 0 }); // every product goes native, however small
     nativeMatMulCounts.native = 0;
     nativeMatMulCounts.wasm = 0;
+    nativeMatMulCounts.weightFirst = 0;
   });
   afterAll(() => {
     configureNativeMatMul({ minMacs: DEFAULT_MIN_MACS, minInner: DEFAULT_MIN_INNER });
@@ -109,6 +110,28 @@ describe("native matrix products (onnxruntime-node)", () => {
     });
   }
 
+  it("multiplies few rows by a large weight weight-first, as the cpu backend does (both layouts)", () => {
+    // 24 rows against [1040, 1100] (over 2^20 values): computed as (w·aᵀ)ᵀ. With the weight stored
+    // [k, n] its transposed copy is made on its second use (a weight at every time step), so the same
+    // weight is used three times: plain, plain (cached), and stored [n, k] for the backward's shape.
+    const [rows, k, n] = [24, 1040, 1100];
+    const a = seededArray(rows * k, 21);
+    const w = seededArray(k * n, 22);
+    const compute = () => {
+      const x = tf.tensor2d(a, [rows, k]);
+      const weight = tf.tensor2d(w, [k, n]);
+      const weightT = tf.transpose(weight);
+      return [tf.matMul(x, weight), tf.matMul(x, weight), tf.matMul(x, weightT, false, true)];
+    };
+    const wasm = runOn("wasm", compute);
+    const cpu = runOn("cpu", compute);
+    // sums of 1,040 float32 products, in another order than the cpu backend's
+    for (const [i, values] of wasm.entries())
+      expect(worstRelative(values, cpu[i] as Float32Array), `product ${i}`).toBeLessThan(5e-5);
+    expect(nativeMatMulCounts.native).toBe(3);
+    expect(nativeMatMulCounts.weightFirst).toBe(2); // the cached transposed copy, then the [n, k] weight
+  });
+
   it("computes fused products (bias, activations) like the cpu backend", () => {
     const a = seededArray(6 * 17, 21);
     const b = seededArray(17 * 4, 22);
@@ -137,14 +160,14 @@ describe("native matrix products (onnxruntime-node)", () => {
     configureNativeMatMul({ minMacs: DEFAULT_MIN_MACS, minInner: DEFAULT_MIN_INNER });
     tf.setBackend("wasm");
     tf.tidy(() => tf.matMul(tf.ones([32, 32]), tf.ones([32, 32])));
-    expect(nativeMatMulCounts).toEqual({ native: 0, wasm: 1 });
+    expect(nativeMatMulCounts).toEqual({ native: 0, wasm: 1, weightFirst: 0 });
     configureNativeMatMul({ minMacs: 0 });
     tf.tidy(() => tf.matMul(tf.ones([512, 8]), tf.ones([8, 512]))); // inner dimension 8
-    expect(nativeMatMulCounts).toEqual({ native: 0, wasm: 2 });
+    expect(nativeMatMulCounts).toEqual({ native: 0, wasm: 2, weightFirst: 0 });
     const y = tf.tidy(() => tf.matMul(tf.ones([2, 1, 3, 16]), tf.ones([1, 3, 16, 2]))); // batch 2x1 against 1x3
     expect(y.shape).toEqual([2, 3, 3, 2]);
     expect(Array.from(y.dataSync()).every((v) => v === 16)).toBe(true);
-    expect(nativeMatMulCounts).toEqual({ native: 0, wasm: 3 });
+    expect(nativeMatMulCounts).toEqual({ native: 0, wasm: 3, weightFirst: 0 });
     y.dispose();
     const broadcast = tf.tidy(() => tf.matMul(tf.ones([4, 7, 16]), tf.ones([1, 1, 16, 5])));
     expect(broadcast.shape).toEqual([1, 4, 7, 5]); // tf's broadcast batch shape, computed natively
