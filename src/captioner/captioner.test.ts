@@ -92,6 +92,26 @@ describe("loadCaptioner", () => {
     },
   ];
 
+  it("reuses encoder inputs across batches without mixing them, also when batches overlap", async () => {
+    const modelDir = path.join(dir, "reuse");
+    const encoder = new StubEncoder();
+    const decoder = createDecoder(configs[0]!, { vocabSize: 12, regions: 4, featureDim: 3, pooledDim: 3 }, 4);
+    await saveModel(modelDir, decoder, meta("stub", 16, encoder.normalization));
+    decoder.dispose();
+    const red = await png([220, 30, 30], path.join(dir, "reuse-red.png"));
+    const blue = await png([20, 40, 230], path.join(dir, "reuse-blue.png"));
+    const captioner = await loadCaptioner({ modelDir, encoder, mirror: true });
+    const pooledOf = async (image: string) => [...(await captioner.encodeViews([image], 2)).views[0]!.pooled];
+    const firstRed = await pooledOf(red);
+    const firstBlue = await pooledOf(blue);
+    expect(firstBlue).not.toEqual(firstRed);
+    expect(await pooledOf(red)).toEqual(firstRed); // the buffer blue was decoded into, reused
+    const [red2, blue2] = await Promise.all([pooledOf(red), pooledOf(blue)]);
+    expect(red2).toEqual(firstRed);
+    expect(blue2).toEqual(firstBlue);
+    captioner.dispose();
+  });
+
   it.each(configs)("captions image files and bytes end to end ($kind, stub encoder)", async (config) => {
     const modelDir = path.join(dir, config.kind);
     const encoder = new StubEncoder();

@@ -111,10 +111,19 @@ function checkCompatible(model: CaptionModel, encoder: Encoder, dir: string): vo
  * encodes it, and hands the features to the CaptionModel. Test-time mirroring is a view policy: with it,
  * each image is encoded twice (as it is and mirrored) and the model averages the two views.
  */
+/** Largest encoder input kept for reuse (values): two 448-pixel views of 4 photos. */
+const SPARE_INPUT_MAX = 8 * 448 * 448 * 3;
+
 export class ImageCaptioner implements Captioner {
   readonly modelName: string;
   readonly preprocessing: PreprocessSpec;
   lastTimings: CaptionTimings = { preprocess: 0, encode: 0, generate: 0 };
+  /**
+   * Encoder input buffers of small batches, reused: a new 4.8 MB buffer for one photo and its mirror at
+   * 448 cost 0.5 ms of page faults, a tenth of its preprocessing. Taken out while in use, so concurrent
+   * batches never share one.
+   */
+  private readonly spareInputs: Float32Array[] = [];
 
   constructor(
     readonly model: CaptionModelFolder,
@@ -204,11 +213,37 @@ export class ImageCaptioner implements Captioner {
     timings: CaptionTimings = { preprocess: 0, encode: 0, generate: 0 },
     maxPixels?: number,
   ): Promise<{ errors: Array<Error | undefined>; views: FeatureBatch[] }> {
-    let t0 = performance.now();
+    const started = performance.now();
+    const per = this.preprocessing.size ** 2 * 3;
+    // [plain images | their mirror images]: one encoder call for both views, decoded in place
+    const all = this.takeInput(viewCount * batch.length * per);
+    try {
+      return await this.encodeInto(all, batch, viewCount, timings, maxPixels, started);
+    } finally {
+      this.returnInput(all);
+    }
+  }
+
+  private takeInput(length: number): Float32Array {
+    const spare = this.spareInputs.findIndex((b) => b.length === length);
+    return spare >= 0 ? this.spareInputs.splice(spare, 1)[0]! : new Float32Array(length);
+  }
+
+  private returnInput(buffer: Float32Array): void {
+    if (buffer.length <= SPARE_INPUT_MAX && this.spareInputs.length < 2) this.spareInputs.push(buffer);
+  }
+
+  private async encodeInto(
+    all: Float32Array,
+    batch: ReadonlyArray<string | Uint8Array>,
+    viewCount: number,
+    timings: CaptionTimings,
+    maxPixels: number | undefined,
+    started: number,
+  ): Promise<{ errors: Array<Error | undefined>; views: FeatureBatch[] }> {
+    let t0 = started;
     const { size, normalization, fit } = this.preprocessing;
     const per = size * size * 3;
-    // [plain images | their mirror images]: one encoder call for both views, decoded in place
-    const all = new Float32Array(viewCount * batch.length * per);
     const prepared = await preprocessBatch(batch, {
       ...(maxPixels === undefined ? {} : { maxPixels }),
       size,
