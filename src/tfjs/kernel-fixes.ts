@@ -29,9 +29,9 @@ import { registerHeapSlices } from "./slice-kernels.js";
  *
  * (f) Slice, Unpack and SplitV copied their whole input before slicing it (slice-kernels.ts).
  *
- * (g) A Sum over the first axis of a matrix (every bias gradient: the sum of dy over the batch's rows)
- *     makes the wasm kernel transpose the matrix first: 11 ms for [512, 4352]. With native products on,
- *     it is the product ones[1, rows]·x instead.
+ * (g) A Sum over the first axis of a matrix (every bias gradient: the sum of dy over the batch's rows),
+ *     or over the middle axis of a batch of them (attention's gradient over the regions), makes the wasm
+ *     kernel transpose first: 11 ms for [512, 4352]. With native products on, it is ones[1, rows]·x.
  *
  * Idempotent; safe to call before or after `initBackend()`.
  */
@@ -207,15 +207,20 @@ function wrapLeadingAxisSum(): void {
     const { inputs, backend, attrs } = args;
     const x = inputs.x as tf.TensorInfo;
     const axes = tf.util.parseAxisParam(attrs?.axis as number | number[], x.shape);
-    if (x.dtype !== "float32" || x.shape.length !== 2 || axes.length !== 1 || axes[0] !== 0)
+    const rank = x.shape.length;
+    // the second-to-last axis of a matrix, or of a batch of matrices (attention: over the regions)
+    if (x.dtype !== "float32" || (rank !== 2 && rank !== 3) || axes.length !== 1 || axes[0] !== rank - 2)
       return originalFunc(args);
-    const [rows, cols] = x.shape as [number, number];
-    const ones = backend.makeOutput([1, rows], "float32");
+    const rows = x.shape[rank - 2] as number;
+    const ones = backend.makeOutput(rank === 2 ? [1, rows] : [1, 1, rows], "float32");
     (backend.typedArrayFromHeap(ones) as Float32Array).fill(1);
     try {
       const y = nativeBatchMatMul(backend, ones, x, false, false);
       if (!y) return originalFunc(args);
-      return { ...y, shape: attrs?.keepDims ? [1, cols] : [cols] };
+      const shape = [...x.shape];
+      if (attrs?.keepDims) shape[rank - 2] = 1;
+      else shape.splice(rank - 2, 1);
+      return { ...y, shape };
     } finally {
       backend.disposeData(ones.dataId);
     }

@@ -132,20 +132,31 @@ describe("native matrix products (onnxruntime-node)", () => {
     expect(nativeMatMulCounts.weightFirst).toBe(2); // the cached transposed copy, then the [n, k] weight
   });
 
-  it("sums a matrix over its first axis (bias gradients) as ones·x, like the cpu backend", () => {
+  it("sums a matrix over its first axis, or a batch over its middle one, as ones·x, like the cpu backend", () => {
     const x = seededArray(600 * 530, 31);
     const bias = seededArray(530, 32);
     const compute = () => {
       const m = tf.tensor2d(x, [600, 530]);
       const b = tf.tensor1d(bias);
       const biasGrad = tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.add(m, v))))(b);
-      return [tf.sum(m, 0), tf.sum(m, -2, true), biasGrad, tf.sum(m, 1)];
+      const batch = tf.reshape(m, [6, 100, 530]);
+      return [
+        tf.sum(m, 0),
+        tf.sum(m, -2, true),
+        biasGrad,
+        tf.sum(m, 1),
+        tf.sum(batch, 1),
+        tf.sum(batch, 1, true),
+      ];
     };
     const wasm = runOn("wasm", compute);
     const cpu = runOn("cpu", compute);
     for (const [i, values] of wasm.entries())
       expect(worstRelative(values, cpu[i] as Float32Array), `sum ${i}`).toBeLessThan(5e-5);
-    expect(nativeMatMulCounts.native).toBe(3); // the two first-axis sums and the bias gradient's
+    expect(nativeMatMulCounts.native).toBe(5); // the first-axis sums, the bias gradient's, the batched ones
+    tf.setBackend("wasm");
+    expect(tf.sum(tf.ones([3, 300, 2]), 1).shape).toEqual([3, 2]);
+    expect(tf.sum(tf.ones([3, 300, 2]), 1, true).shape).toEqual([3, 1, 2]);
     tf.setBackend("wasm");
     expect(tf.sum(tf.ones([300, 2]), 0, true).shape).toEqual([1, 2]);
   });
