@@ -3,6 +3,7 @@ import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-wasm";
 import { nativeBatchMatMul } from "./native-matmul.js";
 import { registerHeapSlices } from "./slice-kernels.js";
+import { type KernelArgs, overrideWasmKernel, type WasmKernel } from "./wasm-kernel.js";
 
 /**
  * Two gaps of the tfjs 4.22 wasm backend that break or cripple decoder training, patched in place:
@@ -48,14 +49,6 @@ export function applyWasmKernelFixes(): void {
 }
 
 let applied = false;
-
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  backend: BackendWasm;
-  attrs?: tf.NamedAttrMap;
-}
-
-type WasmKernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
 function registerUnsortedSegmentSum(): void {
   if (tf.getKernel("UnsortedSegmentSum", "wasm")) return;
@@ -200,10 +193,7 @@ function reusedTranspose(x: tf.TensorInfo, backend: BackendWasm): tf.TensorInfo 
 }
 
 function wrapLeadingAxisSum(): void {
-  const original = tf.getKernel("Sum", "wasm");
-  if (!original) return;
-  const originalFunc = original.kernelFunc as unknown as WasmKernel;
-  const kernelFunc: WasmKernel = (args) => {
+  overrideWasmKernel("Sum", (originalFunc) => (args) => {
     const { inputs, backend, attrs } = args;
     const x = inputs.x as tf.TensorInfo;
     const axes = tf.util.parseAxisParam(attrs?.axis as number | number[], x.shape);
@@ -224,9 +214,7 @@ function wrapLeadingAxisSum(): void {
     } finally {
       backend.disposeData(ones.dataId);
     }
-  };
-  tf.unregisterKernel("Sum", "wasm");
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  });
 }
 
 /** Frees the cached transposed copies (they are also freed as their sources are disposed). */
@@ -267,11 +255,7 @@ function fusedEpilogue(y: tf.TensorInfo, args: KernelArgs): tf.TensorInfo {
 }
 
 function wrapTransposedMatMul(kernelName: "BatchMatMul" | "_FusedMatMul"): void {
-  const original = tf.getKernel(kernelName, "wasm");
-  if (!original) return;
-  const originalFunc = original.kernelFunc as unknown as WasmKernel;
-
-  const kernelFunc: WasmKernel = (args) => {
+  overrideWasmKernel(kernelName, (originalFunc) => (args) => {
     const { inputs, backend, attrs } = args;
     const transposeA = attrs?.transposeA === true;
     const transposeB = attrs?.transposeB === true;
@@ -299,16 +283,11 @@ function wrapTransposedMatMul(kernelName: "BatchMatMul" | "_FusedMatMul"): void 
       if (a?.owned) backend.disposeData(a.info.dataId);
       if (b?.owned) backend.disposeData(b.info.dataId);
     }
-  };
-  tf.unregisterKernel(kernelName, "wasm");
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  });
 }
 
 function registerSliceGather(): void {
-  const original = tf.getKernel("GatherV2", "wasm");
-  if (!original) return;
-  const originalFunc = original.kernelFunc as unknown as WasmKernel;
-  const kernelFunc: WasmKernel = (args) => {
+  overrideWasmKernel("GatherV2", (originalFunc) => (args) => {
     const { inputs, backend, attrs } = args;
     const x = inputs.x as tf.TensorInfo;
     if (x.dtype === "string") return originalFunc(args);
@@ -345,21 +324,14 @@ function registerSliceGather(): void {
       }
     }
     return out;
-  };
-  tf.unregisterKernel("GatherV2", "wasm");
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  });
 }
 
 function registerSharedIdentity(): void {
-  const original = tf.getKernel("Identity", "wasm");
-  if (!original) return;
-  const originalFunc = original.kernelFunc as unknown as WasmKernel;
-  const kernelFunc: WasmKernel = (args) => {
+  overrideWasmKernel("Identity", (originalFunc) => (args) => {
     const x = args.inputs.x as tf.TensorInfo;
     if (x.dtype === "string") return originalFunc(args);
     args.backend.incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-  };
-  tf.unregisterKernel("Identity", "wasm");
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  });
 }

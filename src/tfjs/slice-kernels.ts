@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { overrideWasmKernel, type WasmKernel } from "./wasm-kernel.js";
 
 /*
  * The tfjs 4.22 wasm Slice kernel starts with `backend.readSync(x)`, which copies the whole input out of
@@ -60,14 +61,7 @@ function sliceOf(backend: BackendWasm, x: tf.TensorInfo, begin: number[], size: 
   return out;
 }
 
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  backend: BackendWasm;
-  attrs?: tf.NamedAttrMap;
-}
-type WasmKernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
-
-const kernels: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]> = {
+const kernels: Record<string, WasmKernel> = {
   Slice: ({ inputs, backend, attrs }) => {
     const x = inputs.x as tf.TensorInfo;
     const [begin, size] = tf.slice_util.parseSliceParams(
@@ -110,14 +104,9 @@ const kernels: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInf
 /** Replaces the wasm Slice, Unpack and SplitV kernels (strings keep the originals). */
 export function registerHeapSlices(): void {
   for (const [name, kernel] of Object.entries(kernels)) {
-    const original = tf.getKernel(name, "wasm");
-    if (!original) continue;
-    const originalFunc = original.kernelFunc as unknown as WasmKernel;
-    const kernelFunc: WasmKernel = (args) => {
+    overrideWasmKernel(name, (originalFunc) => (args) => {
       const x = (args.inputs.x ?? args.inputs.value) as tf.TensorInfo;
       return x.dtype === "string" ? originalFunc(args) : kernel(args);
-    };
-    tf.unregisterKernel(name, "wasm");
-    tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+    });
   }
 }
