@@ -5,6 +5,7 @@ import { openDatabase } from "./db/schema.js";
 import { PhotoStore } from "./db/store.js";
 import { unpackFeatures } from "./indexer.js";
 import { DEFAULT_EMBEDDING_DIR, type LoadedEmbedding, loadEmbeddingWithId } from "./models.js";
+import type { ImageFeatures } from "./pipeline.js";
 import { AnnRanker } from "./rankers/ann.js";
 import { EmbeddingRanker } from "./rankers/embedding.js";
 import { type Ranked, rankFullText } from "./rankers/fts.js";
@@ -136,15 +137,17 @@ class SqlitePhotoSearch implements PhotoSearch {
     if (method === "generative") {
       // re-scores a shortlist from the best cheap method: the embedding (BM25 without one)
       const shortlist = byEmbedding.ranked ?? rankFullText(this.store, query, pool);
-      const unavailable = explicit ? undefined : await this.generativeUnavailable(shortlist);
-      if (!unavailable)
-        return { ranked: (await this.rerankGenerative(query, shortlist)).slice(0, k), method };
+      // named explicitly, an empty shortlist loads no model; the default still says when it could not
+      if (explicit && shortlist.length === 0) return { ranked: [], method };
+      const inputs = await this.generativeInputs(shortlist, explicit);
+      if (!("reason" in inputs))
+        return { ranked: (await this.rerankGenerative(query, shortlist, inputs)).slice(0, k), method };
       if (byEmbedding.ranked)
-        return { ranked: shortlist.slice(0, k), method: "embedding", reason: unavailable };
+        return { ranked: shortlist.slice(0, k), method: "embedding", reason: inputs.reason };
       return {
         ranked: shortlist.slice(0, k),
         method: "fts",
-        reason: `${unavailable}; ${byEmbedding.reason}`,
+        reason: `${inputs.reason}; ${byEmbedding.reason}`,
       };
     }
     if (!byEmbedding.ranked) {
@@ -156,19 +159,12 @@ class SqlitePhotoSearch implements PhotoSearch {
     return { ranked: reciprocalRankFusion(lists, k), method };
   }
 
-  private async rerankGenerative(query: string, candidates: Ranked[]): Promise<Ranked[]> {
+  private async rerankGenerative(
+    query: string,
+    candidates: Ranked[],
+    { scorer, features }: { scorer: CaptionScorer; features: ImageFeatures[] },
+  ): Promise<Ranked[]> {
     if (candidates.length === 0) return [];
-    const scorer = await this.captionScorer();
-    const features = candidates.map((c) => {
-      const stored = this.store.features(c.id).find((f) => scorerReads(scorer.encoder, f.encoder) && f.grid);
-      if (!stored) {
-        throw new Error(
-          `the index has no ${scorer.encoder} grid features for ${c.path}; rebuild it with ` +
-            "`captionkit index` and the same caption model to use --method generative",
-        );
-      }
-      return unpackFeatures(stored);
-    });
     const scores = await scorer.score(query, features);
     return (
       candidates
@@ -180,22 +176,38 @@ class SqlitePhotoSearch implements PhotoSearch {
     );
   }
 
-  /** Why the default method cannot rank these candidates generatively, or undefined when it can. */
-  private async generativeUnavailable(candidates: Ranked[]): Promise<string | undefined> {
-    if (!this.options.scorer && !this.store.getMeta("caption_model_dir"))
-      return "the index records no caption model (rebuild it with `captionkit index`)";
+  /**
+   * The scorer and the candidates' stored grids, read once per query. When the default method cannot
+   * rank generatively (no caption model recorded, it does not load, a grid is missing) it says why;
+   * a search that named the method throws instead, saying how to fix the index.
+   */
+  private async generativeInputs(
+    candidates: Ranked[],
+    explicit: boolean,
+  ): Promise<{ scorer: CaptionScorer; features: ImageFeatures[] } | { reason: string }> {
+    if (!explicit && !this.options.scorer && !this.store.getMeta("caption_model_dir"))
+      return { reason: "the index records no caption model (rebuild it with `captionkit index`)" };
     let scorer: CaptionScorer;
     try {
       scorer = await this.captionScorer();
     } catch (error) {
-      return `the caption model did not load: ${(error as Error).message}`;
+      if (explicit) throw error;
+      return { reason: `the caption model did not load: ${(error as Error).message}` };
     }
-    const missing = candidates.find(
-      (c) => !this.store.features(c.id).some((f) => scorerReads(scorer.encoder, f.encoder) && f.grid),
-    );
-    return missing
-      ? `the index has no ${scorer.encoder} grid features for ${missing.path} (rebuild it with \`captionkit index\`)`
-      : undefined;
+    const features: ImageFeatures[] = [];
+    for (const c of candidates) {
+      const stored = this.store.features(c.id).find((f) => scorerReads(scorer.encoder, f.encoder) && f.grid);
+      if (!stored) {
+        const missing = `the index has no ${scorer.encoder} grid features for ${c.path}`;
+        if (explicit)
+          throw new Error(
+            `${missing}; rebuild it with \`captionkit index\` and the same caption model to use --method generative`,
+          );
+        return { reason: `${missing} (rebuild it with \`captionkit index\`)` };
+      }
+      features.push(unpackFeatures(stored));
+    }
+    return { scorer, features };
   }
 
   private async captionScorer(): Promise<CaptionScorer> {
