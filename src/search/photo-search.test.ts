@@ -2,7 +2,6 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "./db/schema.js";
 import { PhotoStore } from "./db/store.js";
-import { saveJointEmbedding } from "./embedding/io.js";
 import { indexFolder } from "./indexer.js";
 import { loadEmbeddingWithId } from "./models.js";
 import { openPhotoSearch } from "./photo-search.js";
@@ -11,26 +10,11 @@ import type { CaptionScorer } from "./rankers/generative.js";
 import {
   COLOURS,
   ColourPipeline,
-  colourEmbedding,
+  indexedColours,
   nearestColour,
   tempDir,
   writeColourImage,
 } from "./test-fixtures.js";
-
-async function indexedColours() {
-  const dir = await tempDir();
-  for (const [name, rgb] of Object.entries(COLOURS))
-    await writeColourImage(path.join(dir, `${name}.png`), rgb);
-  const modelDir = path.join(dir, "embedding");
-  await saveJointEmbedding(colourEmbedding(), modelDir);
-  const embedding = await loadEmbeddingWithId(modelDir);
-  const db = path.join(dir, "photos.sqlite");
-  const store = new PhotoStore(openDatabase(db));
-  await indexFolder(store, dir, new ColourPipeline(embedding));
-  store.setMeta("embedding_model_dir", modelDir);
-  store.db.close();
-  return { dir, db, modelDir };
-}
 
 /** Scores an image by how close its pooled colour is to the colour named in the query. */
 const colourScorer: CaptionScorer = {

@@ -2,8 +2,13 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
+import { openDatabase } from "./db/schema.js";
+import { PhotoStore } from "./db/store.js";
+import { saveJointEmbedding } from "./embedding/io.js";
 import { JointEmbedding } from "./embedding/model.js";
 import { TextFeaturizer } from "./embedding/text-features.js";
+import { type IndexOptions, type IndexSummary, indexFolder } from "./indexer.js";
+import { loadEmbeddingWithId } from "./models.js";
 import type { ImageFeatures, IndexPipeline, PipelineInput, ProcessedImage } from "./pipeline.js";
 
 /** Test-only helpers: coloured images whose right caption and right search answer are known. */
@@ -117,4 +122,25 @@ export function colourEmbedding(): JointEmbedding {
     );
   });
   return model;
+}
+
+/**
+ * A temp folder of the colour squares, indexed into `photos.sqlite` beside them with the colour
+ * embedding (saved in `embedding/`, and recorded as the index's embedding model).
+ */
+export async function indexedColours(
+  options: IndexOptions = {},
+): Promise<{ dir: string; db: string; modelDir: string; summary: IndexSummary }> {
+  const dir = await tempDir();
+  for (const [name, rgb] of Object.entries(COLOURS))
+    await writeColourImage(path.join(dir, `${name}.png`), rgb);
+  const modelDir = path.join(dir, "embedding");
+  await saveJointEmbedding(colourEmbedding(), modelDir);
+  const embedding = await loadEmbeddingWithId(modelDir);
+  const db = path.join(dir, "photos.sqlite");
+  const store = new PhotoStore(openDatabase(db));
+  const summary = await indexFolder(store, dir, new ColourPipeline(embedding), options);
+  store.setMeta("embedding_model_dir", modelDir);
+  store.db.close();
+  return { dir, db, modelDir, summary };
 }

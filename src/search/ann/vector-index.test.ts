@@ -5,12 +5,9 @@ import { encodeFloat16 } from "../../core/float16.js";
 import { Rng } from "../../core/rng.js";
 import { openDatabase } from "../db/schema.js";
 import { PhotoStore } from "../db/store.js";
-import { saveJointEmbedding } from "../embedding/io.js";
-import { indexFolder } from "../indexer.js";
-import { loadEmbeddingWithId } from "../models.js";
 import { openPhotoSearch } from "../photo-search.js";
 import { topK } from "../rankers/top-k.js";
-import { COLOURS, ColourPipeline, colourEmbedding, tempDir, writeColourImage } from "../test-fixtures.js";
+import { COLOURS, indexedColours, tempDir } from "../test-fixtures.js";
 import { annFiles, syncVectorIndex, VectorIndex } from "./vector-index.js";
 
 const DIM = 9;
@@ -141,18 +138,8 @@ describe("the HNSW graph beside the index", () => {
   });
 
   it("index keeps it and search through it gives the exact ranking's answers", async () => {
-    const dir = await tempDir();
-    for (const [name, rgb] of Object.entries(COLOURS))
-      await writeColourImage(path.join(dir, `${name}.png`), rgb);
-    const modelDir = path.join(dir, "embedding");
-    await saveJointEmbedding(colourEmbedding(), modelDir);
-    const embedding = await loadEmbeddingWithId(modelDir);
-    const db = path.join(dir, "photos.sqlite");
-    const store = new PhotoStore(openDatabase(db));
-    const summary = await indexFolder(store, dir, new ColourPipeline(embedding), { annMinVectors: 0 });
+    const { db, summary } = await indexedColours({ annMinVectors: 0 });
     expect(summary.vectorIndex).toBe("built");
-    store.setMeta("embedding_model_dir", modelDir);
-    store.db.close();
     const ann = await openPhotoSearch(db, { vectorSearch: "ann" });
     const exact = await openPhotoSearch(db, { vectorSearch: "exact" });
     for (const colour of Object.keys(COLOURS)) {
