@@ -59,6 +59,20 @@ describe("openPhotoSearch", () => {
     expect(all.results).toHaveLength(4);
     for (const r of all.results) expect(r.good, r.image).toBe(goodForEmbedding.has(r.image));
     expect(all.results.some((r) => !r.good && r.score === -3)).toBe(true);
+    // the best likelihood on a photo the embedding rejects: k counts the good matches, not the scores
+    const favoursRed = await openPhotoSearch(db, {
+      scorer: {
+        ...colourScorer,
+        score: async (_text, images) => images.map((f) => (nearestColour(f.pooled) === "red" ? -0.1 : -0.5)),
+      },
+    });
+    const best = await favoursRed.search("a green thing", { k: 1 });
+    expect(best.results).toHaveLength(1);
+    expect(best.results[0]!.good).toBe(true);
+    expect(path.basename(best.results[0]!.image)).not.toBe("red.png");
+    const weak = await favoursRed.search("a green thing", { k: 1, includeWeak: true });
+    expect(weak.results.map((r) => [path.basename(r.image), r.good])).toEqual([["red.png", false]]);
+    favoursRed.close();
     withScorer.close();
     // a scorer whose encoder the index never stored: the default says why it used the embedding
     const other = await openPhotoSearch(db, { scorer: { ...colourScorer, encoder: "centernet_448" } });

@@ -108,7 +108,8 @@ class SqlitePhotoSearch implements PhotoSearch {
     }
     const answer = await this.rank(query, k, method, options.method !== undefined);
     const good = answer.ranked.filter((r) => r.good);
-    const kept = options.includeWeak ? answer.ranked : good;
+    // generative ranks its whole shortlist: its good matches need not be its best scores
+    const kept = (options.includeWeak ? answer.ranked : good).slice(0, k);
     return {
       method: answer.method,
       ...(answer.reason ? { fallback: { from: method, reason: answer.reason } } : {}),
@@ -141,7 +142,7 @@ class SqlitePhotoSearch implements PhotoSearch {
       if (explicit && shortlist.length === 0) return { ranked: [], method };
       const inputs = await this.generativeInputs(shortlist, explicit);
       if (!("reason" in inputs))
-        return { ranked: (await this.rerankGenerative(query, shortlist, inputs)).slice(0, k), method };
+        return { ranked: await this.rerankGenerative(query, shortlist, inputs), method };
       if (byEmbedding.ranked)
         return { ranked: shortlist.slice(0, k), method: "embedding", reason: inputs.reason };
       return {
