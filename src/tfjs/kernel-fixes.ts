@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-wasm";
+import { nativeSwapLastTwo, registerNativeElementwise } from "./native-elementwise.js";
 import { nativeBatchMatMul } from "./native-matmul.js";
 import { registerHeapSlices } from "./slice-kernels.js";
 import { type KernelArgs, overrideWasmKernel, type WasmKernel } from "./wasm-kernel.js";
@@ -34,6 +35,9 @@ import { type KernelArgs, overrideWasmKernel, type WasmKernel } from "./wasm-ker
  *     or over the middle axis of a batch of them (attention's gradient over the regions), makes the wasm
  *     kernel transpose first: 11 ms for [512, 4352]. With native products on, it is ones[1, rows]·x.
  *
+ * (h) With native products on, large Exp, Sigmoid and Tanh, and the transposed copies of (b), run on
+ *     onnxruntime too (native-elementwise.ts).
+ *
  * Idempotent; safe to call before or after `initBackend()`.
  */
 export function applyWasmKernelFixes(): void {
@@ -46,6 +50,7 @@ export function applyWasmKernelFixes(): void {
   registerSharedIdentity();
   registerHeapSlices();
   wrapLeadingAxisSum();
+  registerNativeElementwise();
 }
 
 let applied = false;
@@ -56,22 +61,24 @@ function registerUnsortedSegmentSum(): void {
     const x = inputs.x as tf.TensorInfo;
     const segmentIds = inputs.segmentIds as tf.TensorInfo;
     const numSegments = attrs?.numSegments as number;
-    const values = backend.typedArrayFromHeap(x);
-    const ids = backend.typedArrayFromHeap(segmentIds);
     // x: [n, ...inner] with segmentIds: [n] (the only layout tf.unsortedSegmentSum produces after its
-    // own reshapes in the gather gradient); output: [numSegments, ...inner].
+    // own reshapes in the gather gradient); output: [numSegments, ...inner], summed in place on the heap
+    // (a JS array and its copy in took 12-18 ms a step for the [2533, 512] embedding gradient).
+    const out = backend.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], x.dtype);
+    // Views after makeOutput: allocating may grow (and detach) the wasm heap.
+    const values = backend.typedArrayFromHeap(x) as Float32Array | Int32Array;
+    const ids = backend.typedArrayFromHeap(segmentIds) as Int32Array;
+    const sums = backend.typedArrayFromHeap(out) as Float32Array | Int32Array;
+    sums.fill(0);
     const inner = ids.length === 0 ? 0 : values.length / ids.length;
-    const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
-    const out = new Float32Array(numSegments * inner);
     for (let row = 0; row < ids.length; row++) {
       const segment = ids[row] as number;
       if (segment < 0 || segment >= numSegments) continue; // tf semantics: out-of-range ids are dropped
       const src = row * inner;
       const dst = segment * inner;
-      for (let k = 0; k < inner; k++) out[dst + k] = (out[dst + k] as number) + (values[src + k] as number);
+      for (let k = 0; k < inner; k++) sums[dst + k] = (sums[dst + k] as number) + (values[src + k] as number);
     }
-    const result = x.dtype === "int32" ? Int32Array.from(out) : out;
-    return backend.makeOutput(outShape, x.dtype, undefined, result);
+    return out;
   };
   tf.registerKernel({
     kernelName: "UnsortedSegmentSum",
@@ -85,6 +92,8 @@ function registerUnsortedSegmentSum(): void {
  * walks the output with generic index arithmetic and measured 2.5x slower than this on [1792, 2048].
  */
 function swapLastTwo(x: tf.TensorInfo, backend: BackendWasm): tf.TensorInfo {
+  const native = nativeSwapLastTwo(backend, x);
+  if (native) return native;
   const rank = x.shape.length;
   const rows = x.shape[rank - 2] as number;
   const cols = x.shape[rank - 1] as number;

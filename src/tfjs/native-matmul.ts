@@ -157,29 +157,15 @@ export function nativeMatMulStatus(): {
 }
 
 /**
- * One graph per (rank, transposeA, transposeB), every dimension symbolic. Rank 2 is a Gemm (MLAS reads
- * transposed operands in place); rank 3 is a MatMul, which broadcasts a batch of 1 against the other's,
- * behind explicit Transposes that onnxruntime's optimiser fuses into the product.
+ * The session of a small graph, built once per key by `build` (which adds its nodes and returns its
+ * inputs and outputs, every dimension symbolic) and cached until the thread count changes.
  */
-function session(s: State, rank: 2 | 3, transposeA: boolean, transposeB: boolean): BindingSession {
-  const key = `${rank}${transposeA ? "T" : "N"}${transposeB ? "T" : "N"}`;
+function cachedSession(s: State, key: string, build: GraphDefinition): BindingSession {
   let cached = s.sessions.get(key);
   if (cached) return cached;
   const g = new s.Builder();
-  g.reserve(["y"]);
-  const dims = (rows: string, cols: string) => (rank === 2 ? [rows, cols] : [`${rows}_batch`, rows, cols]);
-  const inputs = [
-    { name: "a", dims: transposeA ? dims("k", "m") : dims("m", "k") },
-    { name: "b", dims: transposeB ? dims("n", "k") : dims("k", "n") },
-  ];
-  if (rank === 2) {
-    g.node("Gemm", ["a", "b"], { transA: transposeA ? 1 : 0, transB: transposeB ? 1 : 0 }, "y", true);
-  } else {
-    const a = transposeA ? g.node("Transpose", ["a"], { perm: [0, 2, 1] }) : "a";
-    const b = transposeB ? g.node("Transpose", ["b"], { perm: [0, 2, 1] }) : "b";
-    g.node("MatMul", [a, b], {}, "y", true);
-  }
-  const bytes = g.build({ name: `matmul_${key}`, opset: 13, inputs, outputs: ["y"] });
+  const { inputs, outputs } = build(g);
+  const bytes = g.build({ name: key, opset: 13, inputs, outputs });
   cached = new s.binding.binding.InferenceSession();
   cached.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
     intraOpNumThreads: s.threads,
@@ -191,6 +177,71 @@ function session(s: State, rank: 2 | 3, transposeA: boolean, transposeB: boolean
   });
   s.sessions.set(key, cached);
   return cached;
+}
+
+/** Adds a graph's nodes to g; returns its inputs (float32 unless typed) and outputs. */
+export type GraphDefinition = (g: OnnxGraphBuilder) => {
+  inputs: { name: string; dims: string[] }[];
+  outputs: string[];
+};
+
+/** A float32 tensor on the wasm heap and the dims onnxruntime should see it with. */
+export type HeapOperand = [info: tf.TensorInfo, dims: number[]];
+
+/**
+ * Runs the cached graph `key` on onnxruntime, reading the inputs from the wasm heap and writing its one
+ * output into `output` (preallocated on the heap); false, with nothing run, while native products are
+ * disabled. Views are taken here, after the caller's allocations (which may grow and detach the heap).
+ */
+export function runNativeGraph(
+  backend: BackendWasm,
+  key: string,
+  build: GraphDefinition,
+  inputs: Record<string, HeapOperand>,
+  output: Record<string, HeapOperand>,
+): boolean {
+  const s = state;
+  if (!s) return false;
+  const tensor = ([info, dims]: HeapOperand) =>
+    new s.ort.Tensor("float32", backend.typedArrayFromHeap(info) as Float32Array, dims);
+  const map = (xs: Record<string, HeapOperand>) =>
+    Object.fromEntries(Object.entries(xs).map(([name, operand]) => [name, tensor(operand)]));
+  cachedSession(s, key, build).run(map(inputs), map(output), {});
+  return true;
+}
+
+/** Whether runNativeGraph would run (native products enabled), and its size threshold. */
+export function nativeGraphsEnabled(): boolean {
+  return state !== undefined;
+}
+
+/**
+ * One product graph per (rank, transposeA, transposeB), every dimension symbolic. Rank 2 is a Gemm
+ * (MLAS reads transposed operands in place); rank 3 is a MatMul, which broadcasts a batch of 1 against
+ * the other's, behind explicit Transposes that onnxruntime's optimiser fuses into the product.
+ */
+function productGraph(rank: 2 | 3, transposeA: boolean, transposeB: boolean): [string, GraphDefinition] {
+  const key = `matmul_${rank}${transposeA ? "T" : "N"}${transposeB ? "T" : "N"}`;
+  return [
+    key,
+    (g) => {
+      g.reserve(["y"]);
+      const dims = (rows: string, cols: string) =>
+        rank === 2 ? [rows, cols] : [`${rows}_batch`, rows, cols];
+      const inputs = [
+        { name: "a", dims: transposeA ? dims("k", "m") : dims("m", "k") },
+        { name: "b", dims: transposeB ? dims("n", "k") : dims("k", "n") },
+      ];
+      if (rank === 2) {
+        g.node("Gemm", ["a", "b"], { transA: transposeA ? 1 : 0, transB: transposeB ? 1 : 0 }, "y", true);
+      } else {
+        const a = transposeA ? g.node("Transpose", ["a"], { perm: [0, 2, 1] }) : "a";
+        const b = transposeB ? g.node("Transpose", ["b"], { perm: [0, 2, 1] }) : "b";
+        g.node("MatMul", [a, b], {}, "y", true);
+      }
+      return { inputs, outputs: ["y"] };
+    },
+  ];
 }
 
 const tfBackendUtil = tf.backend_util;
@@ -240,13 +291,10 @@ export function nativeBatchMatMul(
     if (weight) {
       nativeMatMulCounts.native++;
       nativeMatMulCounts.weightFirst++;
-      return weightFirstProduct(s, backend, a, weight, batchA * m, k, n, [...outBatchShape, m, n]);
+      return weightFirstProduct(backend, a, weight, batchA * m, k, n, [...outBatchShape, m, n]);
     }
   }
   const out = backend.makeOutput([...outBatchShape, m, n], "float32");
-  // Views after makeOutput: allocating may grow (and detach) the wasm heap. None is taken during run.
-  const view = (x: tf.TensorInfo) => backend.typedArrayFromHeap(x) as Float32Array;
-  const tensor = (x: tf.TensorInfo, dims: number[]) => new s.ort.Tensor("float32", view(x), dims);
   let dimsA: number[];
   let dimsB: number[];
   let dimsY: number[];
@@ -264,10 +312,13 @@ export function nativeBatchMatMul(
     dimsY = [batch, m, n];
   }
   try {
-    session(s, rank, transposeA, transposeB).run(
-      { a: tensor(a, dimsA), b: tensor(b, dimsB) },
-      { y: tensor(out, dimsY) },
-      {},
+    runNativeGraph(
+      backend,
+      ...productGraph(rank, transposeA, transposeB),
+      { a: [a, dimsA], b: [b, dimsB] },
+      {
+        y: [out, dimsY],
+      },
     );
   } catch (error) {
     backend.disposeData(out.dataId);
@@ -290,7 +341,6 @@ const LARGE_WEIGHT = 1 << 20;
  * thousands of values, a fraction of a millisecond).
  */
 function weightFirstProduct(
-  s: State,
   backend: BackendWasm,
   a: tf.TensorInfo,
   weight: tf.TensorInfo,
@@ -301,17 +351,18 @@ function weightFirstProduct(
 ): tf.TensorInfo {
   const out = backend.makeOutput(outShape, "float32");
   const flipped = backend.makeOutput([n, rows], "float32");
-  // Views after makeOutput: allocating may grow (and detach) the wasm heap. None is taken during run.
-  const view = (x: tf.TensorInfo) => backend.typedArrayFromHeap(x) as Float32Array;
-  const tensor = (x: tf.TensorInfo, dims: number[]) => new s.ort.Tensor("float32", view(x), dims);
   try {
-    session(s, 2, false, true).run(
-      { a: tensor(weight, [n, k]), b: tensor(a, [rows, k]) },
-      { y: tensor(flipped, [n, rows]) },
-      {},
+    runNativeGraph(
+      backend,
+      ...productGraph(2, false, true),
+      { a: [weight, [n, k]], b: [a, [rows, k]] },
+      {
+        y: [flipped, [n, rows]],
+      },
     );
-    const from = view(flipped);
-    const to = view(out);
+    // Views after the allocations above, which may grow (and detach) the wasm heap.
+    const from = backend.typedArrayFromHeap(flipped) as Float32Array;
+    const to = backend.typedArrayFromHeap(out) as Float32Array;
     for (let j = 0; j < n; j++) for (let i = 0; i < rows; i++) to[i * n + j] = from[j * rows + i] as number;
   } catch (error) {
     backend.disposeData(out.dataId);
