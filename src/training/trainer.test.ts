@@ -53,6 +53,36 @@ describe("trainCrossEntropy", () => {
     expect(smoothed).toBeCloseTo(-q.reduce((s, qi, i) => s + qi * (logp[i] as number), 0), 5);
   });
 
+  it("masked cross-entropy's gradient is the one-hot formula's, with and without smoothing", () => {
+    const [batch, steps, vocab] = [3, 4, 7];
+    const logits = tf.randomNormal([batch, steps, vocab], 0, 2, "float32", 5) as tf.Tensor3D;
+    const targets = tf.tensor2d([3, 0, 6, 1, 2, 2, 0, 0, 5, 4, 1, 0], [batch, steps], "int32");
+    for (const smoothing of [0, 0.2]) {
+      const oneHotLoss = (x: tf.Tensor3D) => {
+        const target = tf
+          .oneHot(targets, vocab)
+          .toFloat()
+          .mul(1 - smoothing)
+          .add(smoothing / vocab);
+        const perToken = target.mul(tf.logSoftmax(x)).sum(-1).neg();
+        const mask = targets.notEqual(0).toFloat();
+        return perToken.mul(mask).sum().div(mask.sum()) as tf.Scalar;
+      };
+      const [loss, grad] = tf.tidy(() => {
+        const { value, grad } = tf.valueAndGrad((x: tf.Tensor3D) =>
+          maskedCrossEntropy(x, targets, smoothing),
+        )(logits);
+        return [value.dataSync()[0] as number, grad.dataSync() as Float32Array];
+      });
+      const [expectedLoss, expectedGrad] = tf.tidy(() => {
+        const { value, grad } = tf.valueAndGrad(oneHotLoss)(logits);
+        return [value.dataSync()[0] as number, grad.dataSync() as Float32Array];
+      });
+      expect(loss).toBeCloseTo(expectedLoss, 5);
+      for (let i = 0; i < grad.length; i++) expect(grad[i]).toBeCloseTo(expectedGrad[i] as number, 6);
+    }
+  });
+
   it("initMatching carries the weights of equal size to a decoder with another feature size", () => {
     const shape = { vocabSize: 20, regions: 4, featureDim: 6, pooledDim: 6 };
     const source = createDecoder(decoderConfig, shape, 1);
