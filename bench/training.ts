@@ -23,7 +23,7 @@ import type { DecoderConfig } from "../src/decoders/types.js";
 import { tf } from "../src/tfjs/backend.js";
 import { initTfjs } from "../src/tfjs/init.js";
 import { nativeMatMulStatus } from "../src/tfjs/native-matmul.js";
-import { Adam, clipByGlobalNorm } from "../src/training/optimizer.js";
+import { Adam, globalNormScale } from "../src/training/optimizer.js";
 import { computeGradients, disposeGradients } from "../src/training/step.js";
 import { startGradientWorkers } from "../src/training/workers.js";
 import { profileWasmKernels } from "./kernel-profile.js";
@@ -196,8 +196,7 @@ async function parallel(c: Case, threadCounts: number[], steps: number): Promise
     };
     const step = async () => {
       const result = await workers.gradients(decoder, shards, local);
-      clipByGlobalNorm(result.grads, 5);
-      adam.apply(result.grads, 1e-4);
+      adam.apply(result.grads, 1e-4, globalNormScale(result.grads, 5).scale);
       disposeGradients(result.grads);
       return result.tokens;
     };
@@ -262,8 +261,7 @@ async function main(): Promise<void> {
     const step = () => {
       const { inputs, batch } = batchOf();
       const result = computeGradients(decoder, { inputs }, batch, { labelSmoothing: 0, auxLossWeight: 1 });
-      clipByGlobalNorm(result.grads, 5);
-      adam.apply(result.grads, 1e-4);
+      adam.apply(result.grads, 1e-4, globalNormScale(result.grads, 5).scale);
       disposeGradients(result.grads);
       return result.tokens;
     };

@@ -1,4 +1,5 @@
 import sharp from "sharp";
+import { instantiate } from "../core/wasm-asm.js";
 import { kernelModuleBytes } from "./upsample-kernels.js";
 
 /*
@@ -67,12 +68,6 @@ function axisTaps(inSize: number, outSize: number, step: number, accumulate: boo
   return { taps, weights };
 }
 
-/** The few WebAssembly globals used (the project's TypeScript libraries have no DOM types). */
-interface Wasm {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: unknown };
-}
-
 interface Kernels {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   rows(src: number, srcRowBytes: number, height: number, outWidth: number, table: number, mid: number): void;
@@ -83,9 +78,7 @@ interface Kernels {
 let kernels: Kernels | undefined;
 function loadKernels(): Kernels {
   if (!kernels) {
-    const wasm = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly;
-    const instance = new wasm.Instance(new wasm.Module(kernelModuleBytes()));
-    kernels = instance.exports as unknown as Kernels;
+    kernels = instantiate<Kernels>(kernelModuleBytes());
   }
   return kernels;
 }

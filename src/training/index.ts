@@ -19,7 +19,7 @@ export {
 export { curveSvg, writeCurvePng } from "./curve.js";
 export { decoderFromCheckpoint, exportCheckpoint } from "./export.js";
 export { maskedCrossEntropy } from "./loss.js";
-export { Adam, clipByGlobalNorm, learningRateAt } from "./optimizer.js";
+export { Adam, clipByGlobalNorm, globalNormScale, learningRateAt } from "./optimizer.js";
 export { captionWords, prepareTrainData } from "./prepare.js";
 export {
   checkRecipe,

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { type AdamSlot, adamUpdate, sumOfSquares } from "../tfjs/fused-adam.js";
 
 export interface AdamOptions {
   beta1: number;
@@ -60,19 +61,26 @@ export class Adam {
     }
   }
 
-  /** Applies one update with the given learning rate; gradients are keyed like `variables`. */
-  apply(grads: ReadonlyMap<string, tf.Tensor>, learningRate: number): void {
+  /**
+   * Applies one update with the given learning rate; gradients are keyed like `variables`, and each is
+   * taken times `gradScale` (globalNormScale's clip factor) without materialising the scaled copy. On
+   * the wasm backend a fused pass over the heap (tfjs/fused-adam.ts), elsewhere tfjs ops.
+   */
+  apply(grads: ReadonlyMap<string, tf.Tensor>, learningRate: number, gradScale = 1): void {
     this.step += 1;
     const { beta1, beta2, epsilon } = this.options;
     const correction1 = 1 - beta1 ** this.step;
     const correction2 = 1 - beta2 ** this.step;
     const stepSize = (learningRate * Math.sqrt(correction2)) / correction1;
+    const slots: AdamSlot[] = [];
+    for (const [name, variable] of this.variables) {
+      const grad = grads.get(name);
+      if (grad) slots.push({ variable, grad, m: this.m.get(name)!, v: this.v.get(name)! });
+    }
+    if (adamUpdate(slots, { beta1, beta2, epsilon, stepSize, gradScale })) return;
     tf.tidy(() => {
-      for (const [name, variable] of this.variables) {
-        const grad = grads.get(name);
-        if (!grad) continue;
-        const m = this.m.get(name)!;
-        const v = this.v.get(name)!;
+      for (const { variable, grad: unscaled, m, v } of slots) {
+        const grad = gradScale === 1 ? unscaled : unscaled.mul(gradScale);
         const newM = m.mul(beta1).add(grad.mul(1 - beta1));
         const newV = v.mul(beta2).add(grad.square().mul(1 - beta2));
         m.assign(newM);
@@ -110,20 +118,38 @@ export class Adam {
   }
 }
 
-/** Scales gradients so their global L2 norm is at most maxNorm; returns the norm before clipping. */
+/**
+ * The gradients' global L2 norm, and the factor that brings it down to maxNorm: 1 when it is at most
+ * maxNorm or maxNorm <= 0. The sum of squares is one fused pass per gradient on the wasm backend.
+ */
+export function globalNormScale(
+  grads: ReadonlyMap<string, tf.Tensor>,
+  maxNorm: number,
+): { norm: number; scale: number } {
+  const tensors = [...grads.values()];
+  const fused = sumOfSquares(tensors);
+  let norm: number;
+  if (fused !== undefined) norm = Math.sqrt(fused);
+  else {
+    const total = tf.tidy(() => tf.addN(tensors.map((g) => g.square().sum())).sqrt());
+    norm = total.dataSync()[0] as number;
+    total.dispose();
+  }
+  const scale = maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+  return { norm, scale };
+}
+
+/**
+ * Scales gradients in place so their global L2 norm is at most maxNorm; returns the norm before
+ * clipping. For an Adam step, pass globalNormScale's scale to Adam.apply instead: no scaled copies.
+ */
 export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): number {
-  const norm = tf.tidy(() => {
-    const squares = [...grads.values()].map((g) => g.square().sum());
-    return tf.addN(squares).sqrt();
-  });
-  const value = norm.dataSync()[0] as number;
-  norm.dispose();
-  if (maxNorm > 0 && value > maxNorm) {
-    const scale = maxNorm / (value + 1e-6);
+  const { norm, scale } = globalNormScale(grads, maxNorm);
+  if (scale !== 1) {
     for (const [name, grad] of grads) {
       grads.set(name, grad.mul(scale));
       grad.dispose();
     }
   }
-  return value;
+  return norm;
 }

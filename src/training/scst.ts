@@ -6,7 +6,7 @@ import { readFeatureBatch } from "../features/batch.js";
 import { sampleCaptions } from "../generation/sample.js";
 import { captionFeatures, type ImageCaptions, tokenBatch } from "./batches.js";
 import type { EpochRecord } from "./checkpoint.js";
-import { clipByGlobalNorm } from "./optimizer.js";
+import { globalNormScale } from "./optimizer.js";
 import { finishScst, type ScstOptions, type ScstResult, type ScstRun, startScst } from "./scst-run.js";
 import { dropoutCounter, splitShards } from "./shards.js";
 import { computeGradients, disposeGradients, type Gradients } from "./step.js";
@@ -130,8 +130,8 @@ async function scstStep(run: ScstRun, images: readonly ImageCaptions[]): Promise
       );
     });
   const result = workers ? await workers.gradients(decoder, shards, local) : local(shards[0]!);
-  clipByGlobalNorm(result.grads, config.optim.clipNorm);
-  run.optimizer.apply(result.grads, scst.learningRate);
+  const { scale } = globalNormScale(result.grads, config.optim.clipNorm);
+  run.optimizer.apply(result.grads, scst.learningRate, scale);
   disposeGradients(result.grads);
   return rewards;
 }

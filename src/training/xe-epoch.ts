@@ -1,7 +1,7 @@
 import { deriveSeed, withSeededRandom } from "../core/rng.js";
 import type { FeatureReader } from "../features/types.js";
 import { type CaptionExample, captionFeatures, epochBatches, tokenBatch } from "./batches.js";
-import { clipByGlobalNorm, learningRateAt } from "./optimizer.js";
+import { globalNormScale, learningRateAt } from "./optimizer.js";
 import { dropoutCounter, splitShards } from "./shards.js";
 import { computeGradients, disposeGradients, type Gradients } from "./step.js";
 import type { Shard } from "./workers.js";
@@ -38,8 +38,8 @@ export async function trainEpoch(run: CrossEntropyRun): Promise<EpochSteps> {
       run,
       batches[b]!.map((index) => plan.examples[index]!),
     );
-    clipByGlobalNorm(result.grads, config.optim.clipNorm);
-    run.optimizer.apply(result.grads, learningRate);
+    const { scale } = globalNormScale(result.grads, config.optim.clipNorm);
+    run.optimizer.apply(result.grads, learningRate, scale);
     disposeGradients(result.grads);
     if (!Number.isFinite(result.loss))
       throw new Error(
