@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { tanh } from "../decoders/layers.js";
 import { initBackend, tf } from "./backend.js";
 import { applyWasmKernelFixes, clearTransposeCache } from "./kernel-fixes.js";
-import { nativeElementwiseCounts } from "./native-elementwise.js";
+import { nativeElementwiseCounts, nativeTanhFor } from "./native-elementwise.js";
 import { enableNativeMatMul } from "./native-matmul.js";
 import { seededArray } from "./test-utils/random.js";
 
@@ -77,5 +78,19 @@ describe("elementwise kernels and transposes on onnxruntime (kernel-fixes (h))",
     const wasm = runOn("wasm", f);
     expect(worstRelative(wasm, cpu)).toBeLessThan(1e-4); // float sums of 1,024 products, in another order
     expect(nativeElementwiseCounts.transpose).toBe(1);
+  });
+
+  it("gives the decoders' tanh the native kernel where it runs, the sigmoid form elsewhere", () => {
+    const x = seededArray(32 * 512, 10).map((v) => 5 * v);
+    const f = () => tanh(tf.tensor2d(x, [32, 512]));
+    tf.setBackend("wasm");
+    expect(nativeTanhFor(tf.zeros([32, 512]))).toBe(true);
+    expect(nativeTanhFor(tf.zeros([4, 512]))).toBe(false); // small: the sigmoid form
+    const wasm = runOn("wasm", f);
+    expect(nativeElementwiseCounts.unary).toBe(1);
+    tf.setBackend("cpu");
+    expect(nativeTanhFor(tf.zeros([32, 512]))).toBe(false);
+    const cpu = runOn("cpu", f); // 2·sigmoid(2x) - 1
+    expect(worstRelative(wasm, cpu)).toBeLessThan(1e-6);
   });
 });
