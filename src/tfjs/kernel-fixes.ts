@@ -91,7 +91,7 @@ function registerUnsortedSegmentSum(): void {
  * Swaps the last two axes of x into a new heap buffer. A cache-blocked JS loop: the wasm Transpose kernel
  * walks the output with generic index arithmetic and measured 2.5x slower than this on [1792, 2048].
  */
-function swapLastTwo(x: tf.TensorInfo, backend: BackendWasm): tf.TensorInfo {
+export function swapLastTwo(x: tf.TensorInfo, backend: BackendWasm): tf.TensorInfo {
   const native = nativeSwapLastTwo(backend, x);
   if (native) return native;
   const rank = x.shape.length;
