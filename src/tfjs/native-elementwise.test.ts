@@ -4,25 +4,8 @@ import { initBackend, tf } from "./backend.js";
 import { applyWasmKernelFixes, clearTransposeCache } from "./kernel-fixes.js";
 import { nativeElementwiseCounts, nativeTanhFor } from "./native-elementwise.js";
 import { enableNativeMatMul } from "./native-matmul.js";
+import { runOne, worstRelative } from "./test-utils/backends.js";
 import { seededArray } from "./test-utils/random.js";
-
-function runOn(backend: "wasm" | "cpu", fn: () => tf.Tensor): Float32Array {
-  tf.setBackend(backend);
-  const t = tf.tidy(fn);
-  const values = Float32Array.from(t.dataSync() as Float32Array);
-  t.dispose();
-  return values;
-}
-
-function worstRelative(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let worst = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const scale = Math.max(1, Math.abs(expected[i] as number));
-    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)) / scale);
-  }
-  return worst;
-}
 
 describe("elementwise kernels and transposes on onnxruntime (kernel-fixes (h))", () => {
   beforeAll(async () => {
@@ -41,16 +24,16 @@ describe("elementwise kernels and transposes on onnxruntime (kernel-fixes (h))",
     const x = seededArray(300 * 70, 3).map((v) => 4 * v); // 21,000 values: over Exp's 16K threshold
     for (const op of ["exp", "tanh"] as const) {
       const f = () => tf[op](tf.tensor2d(x, [300, 70]));
-      const cpu = runOn("cpu", f);
-      const wasm = runOn("wasm", f);
+      const cpu = runOne("cpu", f);
+      const wasm = runOne("wasm", f);
       expect(worstRelative(wasm, cpu)).toBeLessThan(2e-6);
     }
     expect(nativeElementwiseCounts.unary).toBe(2);
   });
 
   it("keeps small ones, Sigmoid and int32 on wasm", () => {
-    runOn("wasm", () => tf.exp(tf.tensor1d(seededArray(1000, 5))));
-    runOn("wasm", () => tf.sigmoid(tf.tensor1d(seededArray(40_000, 6))));
+    runOne("wasm", () => tf.exp(tf.tensor1d(seededArray(1000, 5))));
+    runOne("wasm", () => tf.sigmoid(tf.tensor1d(seededArray(40_000, 6))));
     expect(nativeElementwiseCounts.unary).toBe(0);
   });
 
@@ -58,8 +41,8 @@ describe("elementwise kernels and transposes on onnxruntime (kernel-fixes (h))",
     const x = seededArray(64 * 512, 7).map((v) => 3 * v);
     const loss = (t: tf.Tensor) => tf.sum(tf.mul(tf.logSoftmax(t), tf.tanh(t)));
     const f = () => tf.grad(loss)(tf.tensor2d(x, [64, 512]));
-    const cpu = runOn("cpu", f);
-    const wasm = runOn("wasm", f);
+    const cpu = runOne("cpu", f);
+    const wasm = runOne("wasm", f);
     expect(worstRelative(wasm, cpu)).toBeLessThan(1e-4);
     expect(nativeElementwiseCounts.unary).toBeGreaterThanOrEqual(3);
   });
@@ -74,8 +57,8 @@ describe("elementwise kernels and transposes on onnxruntime (kernel-fixes (h))",
       // the second use of the same weight makes (and the third reuses) its transposed copy
       return tf.addN([0, 1, 2].map(() => tf.matMul(rows, weight)));
     };
-    const cpu = runOn("cpu", f);
-    const wasm = runOn("wasm", f);
+    const cpu = runOne("cpu", f);
+    const wasm = runOne("wasm", f);
     expect(worstRelative(wasm, cpu)).toBeLessThan(1e-4); // float sums of 1,024 products, in another order
     expect(nativeElementwiseCounts.transpose).toBe(1);
   });
@@ -86,11 +69,11 @@ describe("elementwise kernels and transposes on onnxruntime (kernel-fixes (h))",
     tf.setBackend("wasm");
     expect(nativeTanhFor(tf.zeros([32, 512]))).toBe(true);
     expect(nativeTanhFor(tf.zeros([4, 512]))).toBe(false); // small: the sigmoid form
-    const wasm = runOn("wasm", f);
+    const wasm = runOne("wasm", f);
     expect(nativeElementwiseCounts.unary).toBe(1);
     tf.setBackend("cpu");
     expect(nativeTanhFor(tf.zeros([32, 512]))).toBe(false);
-    const cpu = runOn("cpu", f); // 2·sigmoid(2x) - 1
+    const cpu = runOne("cpu", f); // 2·sigmoid(2x) - 1
     expect(worstRelative(wasm, cpu)).toBeLessThan(1e-6);
   });
 });

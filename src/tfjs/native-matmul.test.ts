@@ -11,26 +11,8 @@ import {
   nativeMatMulCounts,
   nativeMatMulStatus,
 } from "./native-matmul.js";
+import { runOn, worstRelative } from "./test-utils/backends.js";
 import { seededArray } from "./test-utils/random.js";
-
-function runOn(backend: "wasm" | "cpu", fn: () => tf.Tensor[]): Float32Array[] {
-  tf.setBackend(backend);
-  return tf.tidy(fn).map((t) => {
-    const values = Float32Array.from(t.dataSync() as Float32Array);
-    t.dispose();
-    return values;
-  });
-}
-
-function worstRelative(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let worst = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const scale = Math.max(1, Math.abs(expected[i] as number));
-    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)) / scale);
-  }
-  return worst;
-}
 
 describe("native matrix products (onnxruntime-node)", () => {
   beforeAll(async () => {
