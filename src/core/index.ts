@@ -1,5 +1,6 @@
 // Shared utilities every stage may use; they import nothing else from captionkit.
 export { removeStaleTemps, writeFileAtomic } from "./atomic.js";
+export { yieldToEventLoop } from "./event-loop.js";
 export {
   decodeFloat16,
   decodeHalf,

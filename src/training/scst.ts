@@ -1,4 +1,5 @@
 import { appendFileSync } from "node:fs";
+import { yieldToEventLoop } from "../core/event-loop.js";
 import { deriveSeed, Rng, withSeededRandom } from "../core/rng.js";
 import { START_ID } from "../data/vocabulary.js";
 import { TfjsRuntime } from "../decoders/tfjs-runtime.js";
@@ -74,6 +75,7 @@ async function trainScstEpoch(run: ScstRun): Promise<void> {
       options.log(
         `scst step ${state.step}/${run.totalSteps}: mean sample CIDEr-D ${(state.rewardSum / state.rewardCount).toFixed(4)}`,
       );
+    await yieldToEventLoop(); // signal handlers and timers run between steps
     options.onStep?.(state.step);
   }
 }

@@ -147,6 +147,27 @@ describe("trainCrossEntropy", () => {
     result.decoder.dispose();
   });
 
+  it("runs timers and signal handlers between optimizer steps (Ctrl-C stops reproduce mid-stage)", async () => {
+    let firedAtStep: number | undefined;
+    let step = 0;
+    setTimeout(() => {
+      firedAtStep = step;
+    }, 0);
+    const result = await trainCrossEntropy({
+      config,
+      data: shapesData(),
+      parts: { createDecoder, decode: noDecode },
+      outDir: mkdtempSync(path.join(os.tmpdir(), "ck-train-yield-")),
+      log: () => {},
+      onStep: (done) => {
+        step = done;
+      },
+    });
+    // without a turn of the event loop per step the timer would wait for the end of the run
+    expect(firedAtStep).toBeLessThanOrEqual(1);
+    result.decoder.dispose();
+  });
+
   it("resumes a killed run to exactly the weights of an uninterrupted one", async () => {
     const data = shapesData();
     const parts = { createDecoder, decode: noDecode };

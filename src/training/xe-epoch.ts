@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from "../core/event-loop.js";
 import { deriveSeed, withSeededRandom } from "../core/rng.js";
 import type { FeatureReader } from "../features/types.js";
 import { type CaptionExample, captionFeatures, epochBatches, tokenBatch } from "./batches.js";
@@ -61,6 +62,7 @@ export async function trainEpoch(run: CrossEntropyRun): Promise<EpochSteps> {
           `lr ${learningRate.toExponential(2)}, ${(state.epochTokens / Math.max(state.epochSeconds, 1e-9)).toFixed(0)} tokens/s`,
       );
     }
+    await yieldToEventLoop(); // signal handlers and timers run between steps
     options.onStep?.(state.step, result.loss);
   }
   return { learningRate, seconds: (Date.now() - epochStarted) / 1000 };
