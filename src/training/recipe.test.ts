@@ -79,7 +79,7 @@ describe("runRecipe", () => {
       report: (line: string) => lines.push(line),
       log: (line: string) => {
         logs.push(line);
-        // stop the second stage after its third step: last.ckpt holds step 2
+        // stop the second stage after its third step: the stop saves last.ckpt at step 3
         if (lines.at(-1)?.includes("second: running") && line.startsWith("step 3/")) controller.abort();
       },
     };
@@ -106,7 +106,7 @@ describe("runRecipe", () => {
     ]);
     expect(lines[3]).toMatch(/^\[4\/7\] second: running \(continuing an interrupted run\)$/);
     expect(lines[4]).toMatch(/^\[4\/7\] second: done in \d+ s$/);
-    expect(logs.some((l) => /resumed from .*last\.ckpt at step 2/.test(l))).toBe(true);
+    expect(logs.some((l) => /resumed from .*last\.ckpt at step 3/.test(l))).toBe(true);
     const second = JSON.parse(readFileSync(path.join(out, "second", "model", "model.json"), "utf8"));
     expect(second.training.steps).toBe(4);
     expect(second.training.config.initFrom).toBe(path.join(out, "first", "best.ckpt"));

@@ -76,7 +76,13 @@ async function trainScstEpoch(run: ScstRun): Promise<void> {
         `scst step ${state.step}/${run.totalSteps}: mean sample CIDEr-D ${(state.rewardSum / state.rewardCount).toFixed(4)}`,
       );
     await yieldToEventLoop(); // signal handlers and timers run between steps
-    options.onStep?.(state.step);
+    try {
+      options.onStep?.(state.step);
+    } catch (stop) {
+      // the caller stops the run here (Ctrl-C): keep every step taken, resumable from this one
+      if (config.checkpointEvery <= 0 || state.step % config.checkpointEvery !== 0) run.save(run.files.last);
+      throw stop;
+    }
   }
 }
 

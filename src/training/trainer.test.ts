@@ -186,11 +186,12 @@ describe("trainCrossEntropy", () => {
         outDir: killedDir,
         log: quiet,
         onStep: (step) => {
-          if (step === 12) throw new Error("killed");
+          if (step === 10) throw new Error("killed");
         },
       }),
     ).rejects.toThrow("killed");
-    expect(loadCheckpoint(path.join(killedDir, "last.ckpt")).manifest.step).toBe(12);
+    // checkpointEvery is 4: the stop itself saved step 10, which resumes exactly
+    expect(loadCheckpoint(path.join(killedDir, "last.ckpt")).manifest.step).toBe(10);
     const resumed = await trainCrossEntropy({
       config,
       data,

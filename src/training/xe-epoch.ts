@@ -63,7 +63,13 @@ export async function trainEpoch(run: CrossEntropyRun): Promise<EpochSteps> {
       );
     }
     await yieldToEventLoop(); // signal handlers and timers run between steps
-    options.onStep?.(state.step, result.loss);
+    try {
+      options.onStep?.(state.step, result.loss);
+    } catch (stop) {
+      // the caller stops the run here (Ctrl-C): keep every step taken, resumable from this one
+      if (config.checkpointEvery <= 0 || state.step % config.checkpointEvery !== 0) run.save(run.files.last);
+      throw stop;
+    }
   }
   return { learningRate, seconds: (Date.now() - epochStarted) / 1000 };
 }

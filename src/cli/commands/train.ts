@@ -32,7 +32,22 @@ export function register(program: Command): void {
       const config = mergeTrainConfig(preset, parseOverrides(overrides), flags.out ? { out: flags.out } : {});
       const outDir = path.resolve(config.out);
       const { runTraining } = await import("../../training/run.js");
-      const result = await runTraining(config, { outDir, resume: flags.resume, progress: startProgress });
+      // Ctrl-C stops after the current optimizer step, which is saved to last.ckpt (--resume continues).
+      let stopRequested = false;
+      const onSigint = () => {
+        stopRequested = true;
+        process.stderr.write("stopping after this step; --resume continues from it\n");
+      };
+      process.once("SIGINT", onSigint);
+      const result = await runTraining(config, {
+        outDir,
+        resume: flags.resume,
+        progress: startProgress,
+        onStep: (step) => {
+          if (stopRequested)
+            throw new Error(`stopped at step ${step}: run the same command with --resume to continue`);
+        },
+      }).finally(() => process.off("SIGINT", onSigint));
       const best = result.history.find((record) => record.epoch === result.bestEpoch);
       process.stdout.write(
         `${JSON.stringify(
