@@ -129,6 +129,34 @@ describe("extractFeatures", () => {
     expect(await snapshot(resumed.dir)).toEqual(await snapshot(reference.dir));
   });
 
+  it("stops worker threads gracefully on abort: the chunks in progress are committed, then resumed", async () => {
+    const out = path.join(root, "aborted-workers");
+    const controller = new AbortController();
+    let atAbort = 0;
+    const first = run(out, {
+      augment: 2,
+      dtype: "float32",
+      workers: 2,
+      onProgress: (done) => {
+        if (done >= 1 && atAbort === 0) {
+          atAbort = done;
+          controller.abort();
+        }
+      },
+      signal: controller.signal,
+    });
+    await expect(first).rejects.toThrow(/aborted/);
+    const dir = path.join(out, path.basename(reference.dir));
+    const partial = openFeatureStore(dir, { allowPartial: true });
+    // the chunks running at the abort were finished and committed, not cut off
+    expect(partial.ids.length).toBeGreaterThan(atAbort - 1);
+    expect(partial.ids.length).toBeLessThan(reference.manifest.ids.length);
+    partial.close();
+    const resumed = await run(out, { augment: 2, dtype: "float32", workers: 2 });
+    expect(resumed.resumed).toBeGreaterThan(0);
+    expect(await snapshot(resumed.dir)).toEqual(await snapshot(reference.dir));
+  });
+
   it("resumes after the process is killed (SIGKILL) into the same bytes", async () => {
     const out = path.join(root, "killed");
     const script = path.join(root, "extract-child.mts");

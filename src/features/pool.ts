@@ -23,8 +23,8 @@ function startWorker(workerData: WorkerInit): Worker {
 /**
  * Runs the given chunks on `workers` threads, each with its own encoder; chunks are handed out in
  * ascending order as workers free up, and each worker commits its chunk files itself. Rejects on the
- * first failure or on abort (after terminating every worker: committed chunks stay, the rest is redone
- * on the next run).
+ * first failure (after terminating every worker) or on abort, once the chunks in progress are committed
+ * and the workers have exited; the rest is redone on the next run.
  */
 export function runChunksInWorkers(
   dir: string,
@@ -38,26 +38,33 @@ export function runChunksInWorkers(
   return new Promise<void>((resolve, reject) => {
     let running = 0;
     let settled = false;
+    let aborted = false;
     const finish = (err?: Error) => {
       if (settled) return;
       settled = true;
       options.signal?.removeEventListener("abort", onAbort);
-      // After success each worker disposes its encoder and exits on its own: terminating a thread that
-      // still holds an onnxruntime session can take the whole process down. On error or abort a chunk may
-      // be mid-run, so the workers are terminated at once.
-      const stopped = Promise.all(workers.map((w) => (err ? w.terminate() : stopWorker(w))));
+      // Idle workers dispose their encoder and exit on their own: terminating a thread inside an
+      // onnxruntime call takes the whole process down (Ctrl-C during `reproduce` aborted with a native
+      // Napi::Error). Only after a failure, when a worker's state is unknown, are they terminated.
+      const graceful = err === undefined || aborted;
+      const stopped = Promise.all(workers.map((w) => (graceful ? stopWorker(w) : w.terminate())));
       if (err) stopped.finally(() => reject(err));
       else stopped.then(() => resolve(), reject);
     };
-    const onAbort = () => finish(new Error("extraction aborted"));
-    if (options.signal?.aborted) return onAbort();
+    const abortError = () => new Error("extraction aborted");
+    // On abort no chunk is handed out any more; finish once the running ones are committed.
+    const onAbort = () => {
+      aborted = true;
+      if (running === 0) finish(abortError());
+    };
+    if (options.signal?.aborted) return reject(abortError());
     options.signal?.addEventListener("abort", onAbort);
     if (queue.length === 0) return finish();
 
     const next = (worker: Worker) => {
-      const task = queue.shift();
+      const task = aborted ? undefined : queue.shift();
       if (!task) {
-        if (running === 0) finish();
+        if (running === 0) finish(aborted ? abortError() : undefined);
         return;
       }
       running++;
@@ -84,10 +91,13 @@ export function runChunksInWorkers(
   });
 }
 
-/** Asks an idle worker to dispose its encoder and exit; terminates it if it has not within 5 s. */
+/**
+ * Asks an idle worker to dispose its encoder and exit (a worker still loading its encoder does so
+ * once loaded); terminates it if it has not within 30 s.
+ */
 function stopWorker(worker: Worker): Promise<void> {
   return new Promise<void>((resolve) => {
-    const timer = setTimeout(() => void worker.terminate(), 5000);
+    const timer = setTimeout(() => void worker.terminate(), 30_000);
     worker.once("exit", () => {
       clearTimeout(timer);
       resolve();
