@@ -35,8 +35,8 @@ import { type KernelArgs, overrideWasmKernel, type WasmKernel } from "./wasm-ker
  *     or over the middle axis of a batch of them (attention's gradient over the regions), makes the wasm
  *     kernel transpose first: 11 ms for [512, 4352]. With native products on, it is ones[1, rows]·x.
  *
- * (h) With native products on, large Exp, Sigmoid and Tanh, and the transposed copies of (b), run on
- *     onnxruntime too (native-elementwise.ts).
+ * (h) With native products on, large Exp and Tanh, and the transposed copies of (b), run on onnxruntime
+ *     too (native-elementwise.ts); Sigmoid stays, wasm's is faster.
  *
  * Idempotent; safe to call before or after `initBackend()`.
  */

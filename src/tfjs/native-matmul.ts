@@ -179,7 +179,7 @@ function cachedSession(s: State, key: string, build: GraphDefinition): BindingSe
   return cached;
 }
 
-/** Adds a graph's nodes to g; returns its inputs (float32 unless typed) and outputs. */
+/** Adds a graph's nodes to g; returns its float32 inputs and its outputs (runNativeGraph reads `y`). */
 export type GraphDefinition = (g: OnnxGraphBuilder) => {
   inputs: { name: string; dims: string[] }[];
   outputs: string[];
@@ -189,28 +189,35 @@ export type GraphDefinition = (g: OnnxGraphBuilder) => {
 export type HeapOperand = [info: tf.TensorInfo, dims: number[]];
 
 /**
- * Runs the cached graph `key` on onnxruntime, reading the inputs from the wasm heap and writing its one
- * output into `output` (preallocated on the heap); false, with nothing run, while native products are
- * disabled. Views are taken here, after the caller's allocations (which may grow and detach the heap).
+ * Runs the cached graph `key` on onnxruntime, reading the inputs from the wasm heap, into a new heap
+ * tensor of `outShape` (its one output, `y`, seen by onnxruntime as `outDims`, preallocated so it writes in
+ * place); freed again if the run throws. undefined, with nothing run, while native products are off.
+ * Views are taken after the allocation, which may grow (and detach) the heap.
  */
 export function runNativeGraph(
   backend: BackendWasm,
   key: string,
   build: GraphDefinition,
   inputs: Record<string, HeapOperand>,
-  output: Record<string, HeapOperand>,
-): boolean {
+  outShape: number[],
+  outDims: number[] = outShape,
+): tf.TensorInfo | undefined {
   const s = state;
-  if (!s) return false;
+  if (!s) return undefined;
+  const out = backend.makeOutput(outShape, "float32");
   const tensor = ([info, dims]: HeapOperand) =>
     new s.ort.Tensor("float32", backend.typedArrayFromHeap(info) as Float32Array, dims);
-  const map = (xs: Record<string, HeapOperand>) =>
-    Object.fromEntries(Object.entries(xs).map(([name, operand]) => [name, tensor(operand)]));
-  cachedSession(s, key, build).run(map(inputs), map(output), {});
-  return true;
+  const feeds = Object.fromEntries(Object.entries(inputs).map(([name, operand]) => [name, tensor(operand)]));
+  try {
+    cachedSession(s, key, build).run(feeds, { y: tensor([out, outDims]) }, {});
+  } catch (error) {
+    backend.disposeData(out.dataId);
+    throw error;
+  }
+  return out;
 }
 
-/** Whether runNativeGraph would run (native products enabled), and its size threshold. */
+/** Whether runNativeGraph would run (native products enabled). */
 export function nativeGraphsEnabled(): boolean {
   return state !== undefined;
 }
@@ -294,7 +301,6 @@ export function nativeBatchMatMul(
       return weightFirstProduct(backend, a, weight, batchA * m, k, n, [...outBatchShape, m, n]);
     }
   }
-  const out = backend.makeOutput([...outBatchShape, m, n], "float32");
   let dimsA: number[];
   let dimsB: number[];
   let dimsY: number[];
@@ -311,19 +317,13 @@ export function nativeBatchMatMul(
     dimsB = [batchB, br, bc];
     dimsY = [batch, m, n];
   }
-  try {
-    runNativeGraph(
-      backend,
-      ...productGraph(rank, transposeA, transposeB),
-      { a: [a, dimsA], b: [b, dimsB] },
-      {
-        y: [out, dimsY],
-      },
-    );
-  } catch (error) {
-    backend.disposeData(out.dataId);
-    throw error;
-  }
+  const out = runNativeGraph(
+    backend,
+    ...productGraph(rank, transposeA, transposeB),
+    { a: [a, dimsA], b: [b, dimsB] },
+    [...outBatchShape, m, n],
+    dimsY,
+  ) as tf.TensorInfo; // state was checked above
   nativeMatMulCounts.native++;
   return out;
 }
@@ -349,24 +349,19 @@ function weightFirstProduct(
   n: number,
   outShape: number[],
 ): tf.TensorInfo {
-  const out = backend.makeOutput(outShape, "float32");
-  const flipped = backend.makeOutput([n, rows], "float32");
+  const flipped = runNativeGraph(
+    backend,
+    ...productGraph(2, false, true),
+    { a: [weight, [n, k]], b: [a, [rows, k]] },
+    [n, rows],
+  ) as tf.TensorInfo; // state was checked by the caller
+  let out: tf.TensorInfo;
   try {
-    runNativeGraph(
-      backend,
-      ...productGraph(2, false, true),
-      { a: [weight, [n, k]], b: [a, [rows, k]] },
-      {
-        y: [flipped, [n, rows]],
-      },
-    );
-    // Views after the allocations above, which may grow (and detach) the wasm heap.
+    out = backend.makeOutput(outShape, "float32");
+    // Views after the allocation, which may grow (and detach) the wasm heap.
     const from = backend.typedArrayFromHeap(flipped) as Float32Array;
     const to = backend.typedArrayFromHeap(out) as Float32Array;
     for (let j = 0; j < n; j++) for (let i = 0; i < rows; i++) to[i * n + j] = from[j * rows + i] as number;
-  } catch (error) {
-    backend.disposeData(out.dataId);
-    throw error;
   } finally {
     backend.disposeData(flipped.dataId);
   }
