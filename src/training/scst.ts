@@ -1,5 +1,4 @@
 import { appendFileSync } from "node:fs";
-import { yieldToEventLoop } from "../core/event-loop.js";
 import { deriveSeed, Rng, withSeededRandom } from "../core/rng.js";
 import { START_ID } from "../data/vocabulary.js";
 import { TfjsRuntime } from "../decoders/tfjs-runtime.js";
@@ -11,6 +10,7 @@ import { globalNormScale } from "./optimizer.js";
 import { finishScst, type ScstOptions, type ScstResult, type ScstRun, startScst } from "./scst-run.js";
 import { dropoutCounter, splitShards } from "./shards.js";
 import { computeGradients, disposeGradients, type Gradients } from "./step.js";
+import { endStep } from "./step-end.js";
 import type { Shard } from "./workers.js";
 
 export type { ScstOptions, ScstResult } from "./scst-run.js";
@@ -70,19 +70,16 @@ async function trainScstEpoch(run: ScstRun): Promise<void> {
     state.rewardCount += rewards.length;
     state.trainSeconds += (Date.now() - started) / 1000;
     run.progress.increment(rewards.length);
-    if (config.checkpointEvery > 0 && state.step % config.checkpointEvery === 0) run.save(run.files.last);
     if (config.logEvery > 0 && state.step % config.logEvery === 0)
       options.log(
         `scst step ${state.step}/${run.totalSteps}: mean sample CIDEr-D ${(state.rewardSum / state.rewardCount).toFixed(4)}`,
       );
-    await yieldToEventLoop(); // signal handlers and timers run between steps
-    try {
-      options.onStep?.(state.step);
-    } catch (stop) {
-      // the caller stops the run here (Ctrl-C): keep every step taken, resumable from this one
-      if (config.checkpointEvery <= 0 || state.step % config.checkpointEvery !== 0) run.save(run.files.last);
-      throw stop;
-    }
+    await endStep(
+      state.step,
+      config.checkpointEvery,
+      () => run.save(run.files.last),
+      () => options.onStep?.(state.step),
+    );
   }
 }
 

@@ -1,10 +1,10 @@
-import { yieldToEventLoop } from "../core/event-loop.js";
 import { deriveSeed, withSeededRandom } from "../core/rng.js";
 import type { FeatureReader } from "../features/types.js";
 import { type CaptionExample, captionFeatures, epochBatches, tokenBatch } from "./batches.js";
 import { globalNormScale, learningRateAt } from "./optimizer.js";
 import { dropoutCounter, splitShards } from "./shards.js";
 import { computeGradients, disposeGradients, type Gradients } from "./step.js";
+import { endStep } from "./step-end.js";
 import type { Shard } from "./workers.js";
 import type { CrossEntropyRun } from "./xe-run.js";
 
@@ -55,21 +55,18 @@ export async function trainEpoch(run: CrossEntropyRun): Promise<EpochSteps> {
     state.epochSeconds += seconds;
     state.tokensSeen += result.tokens;
     run.progress.increment(result.tokens, {});
-    if (config.checkpointEvery > 0 && state.step % config.checkpointEvery === 0) run.save(run.files.last);
     if (config.logEvery > 0 && state.step % config.logEvery === 0) {
       run.log(
         `step ${state.step}/${plan.totalSteps} epoch ${state.epoch + 1}: loss ${(state.epochLossSum / state.epochTokens).toFixed(4)}, ` +
           `lr ${learningRate.toExponential(2)}, ${(state.epochTokens / Math.max(state.epochSeconds, 1e-9)).toFixed(0)} tokens/s`,
       );
     }
-    await yieldToEventLoop(); // signal handlers and timers run between steps
-    try {
-      options.onStep?.(state.step, result.loss);
-    } catch (stop) {
-      // the caller stops the run here (Ctrl-C): keep every step taken, resumable from this one
-      if (config.checkpointEvery <= 0 || state.step % config.checkpointEvery !== 0) run.save(run.files.last);
-      throw stop;
-    }
+    await endStep(
+      state.step,
+      config.checkpointEvery,
+      () => run.save(run.files.last),
+      () => options.onStep?.(state.step, result.loss),
+    );
   }
   return { learningRate, seconds: (Date.now() - epochStarted) / 1000 };
 }
