@@ -8,6 +8,7 @@ import {
 import { DEFAULT_EXTRACT_WORKERS } from "../../features/defaults.js";
 import type { FeatureDtype } from "../../features/format.js";
 import { addDatasetOptions, type DatasetCliOptions, loadDatasetFromOptions } from "../dataset-options.js";
+import { abortOnSigint } from "../interrupt.js";
 import { startProgress } from "../progress.js";
 
 interface FeaturesOptions extends DatasetCliOptions {
@@ -73,9 +74,7 @@ export function register(program: Command): void {
       const dataset = await loadDatasetFromOptions(options);
       const { extractFeatures } = await import("../../features/extract.js");
       const images = dataset.images.map((image) => ({ id: image.id, path: image.path }));
-      const controller = new AbortController();
-      const onSigint = () => controller.abort();
-      process.once("SIGINT", onSigint);
+      const interrupt = abortOnSigint();
       const progress = startProgress("features", images.length, { unit: "images" });
       let shown = 0;
       try {
@@ -92,7 +91,7 @@ export function register(program: Command): void {
           chunkSize: wholeNumber("--chunk-size", options.chunkSize, 1),
           workers,
           threads: wholeNumber("--threads", options.threads, 0),
-          signal: controller.signal,
+          signal: interrupt.signal,
           onProgress: (done) => {
             progress.increment(done - shown);
             shown = done;
@@ -107,12 +106,12 @@ export function register(program: Command): void {
         );
       } catch (err) {
         progress.stop();
-        if (controller.signal.aborted) {
+        if (interrupt.signal.aborted) {
           throw new Error("interrupted: finished chunks are kept; rerun the same command to resume");
         }
         throw err;
       } finally {
-        process.off("SIGINT", onSigint);
+        interrupt.release();
       }
     });
 }

@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
+import { abortOnSigint } from "../interrupt.js";
 
 interface ReproduceFlags {
   dataset: string;
@@ -43,19 +44,17 @@ export function register(program: Command): void {
         return;
       }
       const { startProgress } = await import("../progress.js");
-      const controller = new AbortController();
-      const onSigint = () => {
-        process.stderr.write("stopping at the next step; run the same command again to continue\n");
-        controller.abort(new Error("interrupted: run the same command again to continue"));
-      };
-      process.once("SIGINT", onSigint);
+      const interrupt = abortOnSigint(
+        "stopping at the next step; run the same command again to continue",
+        new Error("interrupted: run the same command again to continue"),
+      );
       try {
         const result = await runRecipe(DEFAULT_RECIPE, {
           dataset: flags.dataset,
           out: flags.out,
           ...(flags.images ? { images: flags.images } : {}),
           progress: startProgress,
-          signal: controller.signal,
+          signal: interrupt.signal,
         });
         const total = result.steps.reduce(
           (sum, step) => sum + (step.status === "done" ? step.seconds : 0),
@@ -65,9 +64,9 @@ export function register(program: Command): void {
         process.stdout.write(`${path.resolve(result.model ?? flags.out)}\n`);
       } catch (error) {
         // whichever step was stopped, say the same thing
-        throw controller.signal.aborted ? controller.signal.reason : error;
+        throw interrupt.signal.aborted ? interrupt.signal.reason : error;
       } finally {
-        process.off("SIGINT", onSigint);
+        interrupt.release();
       }
     });
 }

@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
+import { abortOnSigint } from "../interrupt.js";
 import { startProgress } from "../progress.js";
 
 interface TrainFlags {
@@ -33,21 +34,16 @@ export function register(program: Command): void {
       const outDir = path.resolve(config.out);
       const { runTraining } = await import("../../training/run.js");
       // Ctrl-C stops after the current optimizer step, which is saved to last.ckpt (--resume continues).
-      let stopRequested = false;
-      const onSigint = () => {
-        stopRequested = true;
-        process.stderr.write("stopping after this step; --resume continues from it\n");
-      };
-      process.once("SIGINT", onSigint);
+      const interrupt = abortOnSigint("stopping after this step; --resume continues from it");
       const result = await runTraining(config, {
         outDir,
         resume: flags.resume,
         progress: startProgress,
         onStep: (step) => {
-          if (stopRequested)
+          if (interrupt.signal.aborted)
             throw new Error(`stopped at step ${step}: run the same command with --resume to continue`);
         },
-      }).finally(() => process.off("SIGINT", onSigint));
+      }).finally(interrupt.release);
       const best = result.history.find((record) => record.epoch === result.bestEpoch);
       process.stdout.write(
         `${JSON.stringify(
