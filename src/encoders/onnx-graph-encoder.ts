@@ -178,7 +178,7 @@ export class OnnxGraphEncoder extends GraphSpecEncoder implements SharedRunEncod
 }
 
 /** Version of the tfjs/Keras-to-ONNX conversion: bump it when the converters change what they emit. */
-export const ENCODER_GRAPH_FORMAT = 1;
+export const ENCODER_GRAPH_FORMAT = 2;
 
 /**
  * The graph as ONNX: read from the cache (onnxCacheDir()/encoders/) when this conversion was made

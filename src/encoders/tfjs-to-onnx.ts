@@ -1,5 +1,6 @@
 import { OnnxGraphBuilder } from "../core/onnx-builder.js";
 import { tf } from "../tfjs/backend.js";
+import { fuseHardActivations } from "./fuse-hard-swish.js";
 import type { GraphNode } from "./model-loader.js";
 import { OP_HANDLERS, type TfValue } from "./tfjs-onnx-ops.js";
 
@@ -12,7 +13,8 @@ import { OP_HANDLERS, type TfValue } from "./tfjs-onnx-ops.js";
  *
  * Layout: the NHWC input is transposed to NCHW once, every conv runs in NCHW (filters reordered at
  * conversion), broadcast constants are laid out to match, and NCHW outputs are transposed back, so
- * each output has exactly the layout and values the tfjs graph gives.
+ * each output has exactly the layout and values the tfjs graph gives. Hard-swish and hard-sigmoid become
+ * onnxruntime's own ops (fuse-hard-swish.ts), with the same values.
  */
 export interface TfjsToOnnxOptions {
   /** Graph nodes to expose as ONNX outputs (same names); only their ancestors are converted. */
@@ -24,6 +26,8 @@ export interface TfjsToOnnxOptions {
   inputSize?: number;
   /** ONNX opset (default 13: ReduceMean with an axes attribute, Squeeze/Clip with tensor inputs). */
   opset?: number;
+  /** Rewrite hard-swish / hard-sigmoid into onnxruntime's ops (default true; false: TF's ops as they are, for comparison). */
+  fuseActivations?: boolean;
 }
 
 const DEFAULT_OPSET = 13;
@@ -165,10 +169,11 @@ export function tfjsGraphToOnnx(artifacts: tf.io.ModelArtifacts, options: TfjsTo
     if (v.kind === "nchw") b.node("Transpose", [v.name], { perm: [0, 2, 3, 1] }, out, true);
     else b.node("Identity", [v.name], {}, out, true);
   }
-  return b.build({
+  const model = b.build({
     name: "tfjs-graph",
     opset: options.opset ?? DEFAULT_OPSET,
     inputs,
     outputs: [...options.outputs],
   });
+  return options.fuseActivations === false ? model : fuseHardActivations(model);
 }
