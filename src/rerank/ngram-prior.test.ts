@@ -142,6 +142,30 @@ describe("NgramPrior", () => {
     expect(() => weighted.predict(new Float32Array(6))).toThrow(/6 values, expected 7/);
   });
 
+  it("predicts the plain product of the normalised vector and its bias row with the weights", () => {
+    // widths 9 and 4 + 5: the product runs four rows at a time, with a remainder and the bias row after
+    const random = mulberry32(7);
+    const [width, outputs] = [9, 6];
+    const data: NgramPriorData = {
+      parts: [4, 5],
+      mean: Float32Array.from({ length: width }, () => random() - 0.5),
+      ngrams: Array.from({ length: outputs - 1 }, (_, i) => `w${i}`),
+      documentFrequency: Array.from({ length: outputs - 1 }, () => 1),
+      photos: 2,
+      unseenFrequency: 1,
+      weights: Float32Array.from({ length: (width + 1) * outputs }, () => random() - 0.5),
+      settings: { weight: 1, alpha: 0 },
+    };
+    const raw = Float32Array.from({ length: width }, () => random() * 2);
+    const x = [...normalizeParts(raw, data.mean, data.parts), 1];
+    const expected = Array.from({ length: outputs }, (_, o) =>
+      x.reduce((sum, xj, j) => sum + xj * data.weights[j * outputs + o]!, 0),
+    );
+    const predicted = new NgramPrior(data).predict(raw);
+    expect(predicted.length).toBeCloseTo(expected[outputs - 1]!, 12);
+    for (const [o, v] of predicted.profile.entries()) expect(v).toBeCloseTo(expected[o]!, 6); // float32
+  });
+
   it("saves and loads: same predictions up to float16, clear errors on bad folders", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "captionkit-prior-"));
     try {
