@@ -1,6 +1,6 @@
 export { DatasetError, MissingImagesError } from "./errors.js";
 export { parseDatasetText } from "./formats/detect.js";
-export { type LoadDatasetOptions, loadDataset } from "./load.js";
+export { checkDatasetFile, type LoadDatasetOptions, loadDataset } from "./load.js";
 export { ptbTokenize } from "./ptb-tokenizer.js";
 export { readSplitList } from "./splits.js";
 export { type DatasetStats, datasetStats, type HistogramBin, type LengthSummary } from "./stats.js";

@@ -89,6 +89,13 @@ export async function loadDataset(spec: string, options: LoadDatasetOptions = {}
 }
 
 async function readDatasetFile(spec: string, source: string): Promise<string> {
+  await checkDatasetFile(spec);
+  return readFile(source, "utf8");
+}
+
+/** Rejects with the loader's DatasetError when `spec` is not a file (missing, or a folder). */
+export async function checkDatasetFile(spec: string): Promise<void> {
+  const source = path.resolve(spec);
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(source);
@@ -102,7 +109,6 @@ async function readDatasetFile(spec: string, source: string): Promise<string> {
       "is a folder: give the dataset file itself (captions.tsv, a Flickr token file, COCO or Karpathy JSON, JSONL)",
     );
   }
-  return readFile(source, "utf8");
 }
 
 function toImage(raw: RawImage, imageRoot: string): CaptionedImage {

@@ -67,6 +67,16 @@ beforeAll(async () => {
 afterAll(() => rm(root, { recursive: true, force: true }));
 
 describe("runRecipe", () => {
+  it("rejects a missing dataset before any step reports running or makes a folder", async () => {
+    const out = path.join(root, "no-dataset");
+    const lines: string[] = [];
+    await expect(
+      runRecipe(MINI_RECIPE, { dataset: path.join(root, "missing.tsv"), out, report: (l) => lines.push(l) }),
+    ).rejects.toThrow(/missing\.tsv: dataset file not found/);
+    expect(lines).toEqual([]);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it("runs every step, resumes an interrupted stage, then skips every finished step", async () => {
     const out = path.join(root, "run");
     const lines: string[] = [];

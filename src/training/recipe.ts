@@ -4,6 +4,7 @@ import path from "node:path";
 import { writeFileAtomic } from "../core/atomic.js";
 import { packageRoot } from "../core/paths.js";
 import type { ProgressFactory } from "../core/progress.js";
+import { checkDatasetFile } from "../data/load.js";
 import type { EncoderRuntime } from "../encoders/registry.js";
 import { MARKER_FILE, type RecipeStep, runStep, type StepOutputs } from "./recipe-steps.js";
 
@@ -147,6 +148,7 @@ export async function runRecipe(steps: readonly RecipeStep[], options: RecipeOpt
     dataset: path.resolve(options.dataset),
     ...(options.images ? { images: path.resolve(options.images) } : {}),
   };
+  await checkDatasetFile(options.dataset); // before any step says it is running
   const outputs = new Map<string, StepOutputs>();
   const results: RecipeStepResult[] = [];
   const width = String(steps.length).length;

@@ -30,7 +30,7 @@ export function register(program: Command): void {
       "\nExample:\n  captionkit reproduce --dataset ../shared/datasets/flickr8k/captions.tsv --out runs/default\n" +
         "Steps are in src/training/recipe-default.ts (presets from configs/). A finished step is skipped; an\n" +
         "interrupted one continues (training from last.ckpt). Ctrl-C stops after the current training step\n" +
-        "or feature chunk; run again to resume. Flickr8k on 2 cores: about 6 hours (an estimate, README).",
+        "or feature chunk; run again to resume. Flickr8k on 2 cores: about 2 h 20 min (README).",
     )
     .action(async (flags: ReproduceFlags) => {
       const { DEFAULT_RECIPE } = await import("../../training/recipe-default.js");
