@@ -11,11 +11,10 @@
  * in a temp folder. Images are Flickr8k val images
  * when ../shared (or --flickr8k, e.g. from a worktree) is present, synthetic ones otherwise.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import sharp from "sharp";
 import { loadCaptioner } from "../src/captioner/captioner.js";
 import { defaultModelDir } from "../src/core/paths.js";
 import { SPECIAL_TOKENS } from "../src/data/vocabulary.js";
@@ -26,7 +25,7 @@ import { createEncoder } from "../src/encoders/registry.js";
 import { preprocessBatch } from "../src/image/preprocess.js";
 import { saveModel } from "../src/model/single.js";
 import { initTfjs } from "../src/tfjs/init.js";
-import { flickr8kDir } from "./flickr8k-val.js";
+import { valPhotosOrSynthetic } from "./flickr8k-val.js";
 
 const { values } = parseArgs({
   options: {
@@ -74,23 +73,6 @@ async function randomModel(): Promise<string> {
   return dir;
 }
 
-async function images(count: number): Promise<(string | Uint8Array)[]> {
-  const flickr = path.resolve(flickr8kDir(values.flickr8k));
-  if (existsSync(path.join(flickr, "splits/val.txt"))) {
-    const names = readFileSync(path.join(flickr, "splits/val.txt"), "utf8").split("\n").filter(Boolean);
-    return names.slice(0, count).map((name) => path.join(flickr, "images", name));
-  }
-  return Promise.all(
-    Array.from({ length: count }, (_, i) => {
-      const pixels = Buffer.alloc(320 * 240 * 3);
-      for (let p = 0; p < pixels.length; p++) pixels[p] = (p * (i + 3) + Math.floor(p / 960) * 7) % 256;
-      return sharp(pixels, { raw: { width: 320, height: 240, channels: 3 } })
-        .jpeg()
-        .toBuffer();
-    }),
-  );
-}
-
 const temp = values.random ? await randomModel() : undefined;
 const modelDir = temp ?? values.model ?? defaultModelDir();
 const loadStarted = performance.now();
@@ -104,7 +86,7 @@ const captioner = await loadCaptioner({
 console.log(
   `loaded in ${(performance.now() - loadStarted).toFixed(0)} ms${captioner.reranking.label ? `, re-ranking with ${captioner.reranking.label}` : ""}`,
 );
-const batch = await images(32);
+const batch = await valPhotosOrSynthetic(32, values.flickr8k);
 const source = typeof batch[0] === "string" ? "Flickr8k val" : "synthetic";
 console.log(
   `model ${captioner.modelName} (${modelDir}), ${source} images, decoder on ${runtime}, ${rounds} rounds`,

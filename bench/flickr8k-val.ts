@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import sharp from "sharp";
 import { packageRoot } from "../src/core/paths.js";
 import { createEncoder } from "../src/encoders/registry.js";
 import { preprocessBatch } from "../src/image/preprocess.js";
@@ -24,6 +25,24 @@ export function readFlickr8kVal(
     if (image && text) captions.get(image)?.push(text);
   }
   return { names, captions };
+}
+
+/** The first `count` Flickr8k val photos' paths when the data is there, else as many synthetic JPEGs. */
+export async function valPhotosOrSynthetic(count: number, given?: string): Promise<(string | Uint8Array)[]> {
+  const flickr = path.resolve(flickr8kDir(given));
+  if (existsSync(path.join(flickr, "splits/val.txt"))) {
+    const names = readFileSync(path.join(flickr, "splits/val.txt"), "utf8").split("\n").filter(Boolean);
+    return names.slice(0, count).map((name) => path.join(flickr, "images", name));
+  }
+  return Promise.all(
+    Array.from({ length: count }, (_, i) => {
+      const pixels = Buffer.alloc(320 * 240 * 3);
+      for (let p = 0; p < pixels.length; p++) pixels[p] = (p * (i + 3) + Math.floor(p / 960) * 7) % 256;
+      return sharp(pixels, { raw: { width: 320, height: 240, channels: 3 } })
+        .jpeg()
+        .toBuffer();
+    }),
+  );
 }
 
 /** readFlickr8kVal, or the process ends, printing why it skipped, when the data is not there. */
